@@ -83,8 +83,15 @@ type Pong struct {
 	Time time.Time `json:"time"`
 }
 
+// Message is implemented by every message type of this package (they embed
+// Header).
+type Message interface {
+	setVersion()
+	version() Header
+}
+
 // Marshal encodes m, stamping the Version into its header.
-func Marshal(m interface{ setVersion() }) ([]byte, error) {
+func Marshal(m Message) ([]byte, error) {
 	m.setVersion()
 	return json.Marshal(m)
 }
@@ -92,7 +99,7 @@ func Marshal(m interface{ setVersion() }) ([]byte, error) {
 func (h *Header) setVersion() { h.V = Version }
 
 // Unmarshal decodes data into m and checks its version.
-func Unmarshal(data []byte, m interface{ version() Header }) error {
+func Unmarshal(data []byte, m Message) error {
 	if err := json.Unmarshal(data, m); err != nil {
 		return fmt.Errorf("decoding %T: %w", m, err)
 	}

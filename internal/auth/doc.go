@@ -1,0 +1,13 @@
+// Package auth holds who may do what: local users with roles, API bearer
+// tokens, browser sessions and CSRF protection.
+//
+// Both the hub and the node use it against their own SQL store (each role's
+// migrations create the users and tokens tables described in Schema). Tokens
+// and passwords are never stored: tokens as SHA-256 hashes, passwords as
+// bcrypt hashes. Sessions are stateless cookies authenticated with HMAC-SHA256
+// under a key held by the role; the CSRF token of a form is derived from the
+// session, so a form posted without the session's token is refused.
+//
+// The OIDC login of a later issue replaces the password form; tokens, roles
+// and sessions stay.
+package auth

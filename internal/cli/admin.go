@@ -1,0 +1,345 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cancerimage/cie/internal/app"
+	"github.com/cancerimage/cie/internal/auth"
+	"github.com/cancerimage/cie/internal/bus"
+	"github.com/cancerimage/cie/internal/hub"
+	"github.com/cancerimage/cie/internal/hub/migrations"
+	"github.com/cancerimage/cie/internal/node"
+	nodemig "github.com/cancerimage/cie/internal/node/migrations"
+	"github.com/cancerimage/cie/internal/store"
+)
+
+func quietLogger(cmd *cobra.Command) *slog.Logger {
+	return app.NewLogger(cmd.ErrOrStderr(), "warn", "text")
+}
+
+// openRoleStore opens (and migrates) the store of the role the flags name.
+func openRoleStore(ctx context.Context, cmd *cobra.Command, rf *roleFlags) (*store.DB, string, error) {
+	role, err := rf.which()
+	if err != nil {
+		return nil, "", err
+	}
+	log := quietLogger(cmd)
+	if role == "hub" {
+		cfg, err := app.LoadHubConfig(rf.hub, nil)
+		if err != nil {
+			return nil, "", err
+		}
+		db, err := hub.OpenStore(ctx, cfg, log)
+		return db, role, err
+	}
+	cfg, err := app.LoadNodeConfig(rf.node, nil)
+	if err != nil {
+		return nil, "", err
+	}
+	db, err := node.OpenStore(ctx, cfg, log)
+	return db, role, err
+}
+
+func migrateCmd() *cobra.Command {
+	var rf roleFlags
+	var status bool
+	cmd := &cobra.Command{
+		Use:   "migrate",
+		Short: "Apply the SQL migrations of the hub's or a node's store",
+		Long:  "Apply the embedded SQL migrations to the store named in the config (SQLite or PostgreSQL). Roles also migrate at start; use this to do it ahead, or --status to see where a store is.",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			role, err := rf.which()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			log := quietLogger(cmd)
+			var url string
+			var db *store.DB
+			if role == "hub" {
+				cfg, err := app.LoadHubConfig(rf.hub, nil)
+				if err != nil {
+					return err
+				}
+				url = cfg.DB
+				if status {
+					if db, err = store.Open(ctx, cfg.DB, log); err != nil {
+						return err
+					}
+				} else if db, err = hub.OpenStore(ctx, cfg, log); err != nil {
+					return err
+				}
+			} else {
+				cfg, err := app.LoadNodeConfig(rf.node, nil)
+				if err != nil {
+					return err
+				}
+				url = cfg.DB
+				if status {
+					if db, err = store.Open(ctx, cfg.DB, log); err != nil {
+						return err
+					}
+				} else if db, err = node.OpenStore(ctx, cfg, log); err != nil {
+					return err
+				}
+			}
+			defer db.Close()
+			fsys, table := migrations.FS, migrations.Table
+			if role == "node" {
+				fsys, table = nodemig.FS, nodemig.Table
+			}
+			states, err := db.MigrationStatus(ctx, fsys, table)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "%s store %s (%s):\n", role, store.Redact(url), db.Dialect())
+			for _, s := range states {
+				state := "pending"
+				if s.Applied {
+					state = "applied " + s.AppliedAt.UTC().Format(time.RFC3339)
+				}
+				fmt.Fprintf(out, "  %05d %-30s %s\n", s.Version, s.Source, state)
+			}
+			return nil
+		},
+	}
+	rf.add(cmd.Flags())
+	cmd.Flags().BoolVar(&status, "status", false, "only show which migrations are applied")
+	return cmd
+}
+
+func adminCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "admin", Short: "Register nodes, manage users and API tokens"}
+	cmd.AddCommand(adminNodeCmd(), adminUserCmd(), adminTokenCmd())
+	return cmd
+}
+
+func adminNodeCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "node", Short: "Register and list nodes (on the hub)"}
+	var hubConfig, out string
+	add := &cobra.Command{
+		Use:   "add NAME",
+		Short: "Register a node and write its credentials file",
+		Long: `Register a node at the hub and write the credentials file the node dials the hub
+with (its bus key, the hub's bus URL and audit key, and the node's audit signing key).
+Give the file to the node's operator over a safe channel; it is shown nowhere else.
+A running hub picks the registration up within seconds.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			cfg, err := app.LoadHubConfig(hubConfig, nil)
+			if err != nil {
+				return err
+			}
+			db, err := hub.OpenStore(ctx, cfg, quietLogger(cmd))
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			keys, err := hub.LoadKeys(cfg)
+			if err != nil {
+				return err
+			}
+			if out == "" {
+				out = args[0] + ".creds"
+			}
+			if _, err := os.Stat(out); err == nil {
+				return fmt.Errorf("%s exists already; choose another --out", out)
+			}
+			creds, err := hub.RegisterNode(ctx, db, cfg, keys, args[0], actor())
+			if err != nil {
+				return err
+			}
+			if err := bus.WriteCredentials(out, creds); err != nil {
+				return err
+			}
+			abs, _ := filepath.Abs(out)
+			fmt.Fprintf(cmd.OutOrStdout(), "Registered node %s. Credentials: %s\nOn the node, set credentials: %s in node.yaml (or CIE_CREDENTIALS) and run cie node.\n", args[0], abs, abs)
+			return nil
+		},
+	}
+	add.Flags().StringVar(&hubConfig, "hub-config", "", "the hub's config file")
+	add.Flags().StringVarP(&out, "out", "o", "", "where to write the credentials (default NAME.creds)")
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List registered nodes",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := app.LoadHubConfig(hubConfig, nil)
+			if err != nil {
+				return err
+			}
+			db, err := hub.OpenStore(cmd.Context(), cfg, quietLogger(cmd))
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			names, err := hub.RegisteredNodes(cmd.Context(), db)
+			if err != nil {
+				return err
+			}
+			for _, n := range names {
+				fmt.Fprintln(cmd.OutOrStdout(), n)
+			}
+			return nil
+		},
+	}
+	list.Flags().StringVar(&hubConfig, "hub-config", "", "the hub's config file")
+	cmd.AddCommand(add, list)
+	return cmd
+}
+
+// actor names who runs an admin command, for the audit log.
+func actor() string {
+	if u := os.Getenv("USER"); u != "" {
+		return "cli:" + u
+	}
+	return "cli"
+}
+
+func adminUserCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "user", Short: "Add and list local users (hub or node)"}
+	var rf roleFlags
+	var role, password string
+	add := &cobra.Command{
+		Use:   "add NAME",
+		Short: "Add a user, or change its role and password",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			db, where, err := openRoleStore(cmd.Context(), cmd, &rf)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			generated := password == ""
+			if generated {
+				password = auth.RandomSecret(12)
+			}
+			if err := auth.NewUsers(db).Put(cmd.Context(), args[0], role, password); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "User %s (%s) saved at the %s.\n", args[0], role, where)
+			if generated {
+				fmt.Fprintf(cmd.OutOrStdout(), "Password: %s\n", password)
+			}
+			return nil
+		},
+	}
+	rf.add(add.Flags())
+	add.Flags().StringVar(&role, "role", auth.RoleResearcher, "researcher, data_holder, node_admin or platform_admin")
+	add.Flags().StringVar(&password, "password", "", "the password (default: a generated one, printed once)")
+	var lf roleFlags
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List users",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			db, _, err := openRoleStore(cmd.Context(), cmd, &lf)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			us, err := auth.NewUsers(db).List(cmd.Context())
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tROLE\tCREATED")
+			for _, u := range us {
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", u.Name, u.Role, u.Created.Format(time.RFC3339))
+			}
+			return tw.Flush()
+		},
+	}
+	lf.add(list.Flags())
+	cmd.AddCommand(add, list)
+	return cmd
+}
+
+func adminTokenCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "token", Short: "Issue, list and revoke API bearer tokens (hub or node)"}
+	var af, lf, rf roleFlags
+	var label string
+	add := &cobra.Command{
+		Use:   "add USER",
+		Short: "Issue a bearer token for a user (printed once)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			db, _, err := openRoleStore(cmd.Context(), cmd, &af)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			users := auth.NewUsers(db)
+			if _, err := users.Get(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			tok, t, err := users.IssueToken(cmd.Context(), args[0], label)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "Token %s for %s (shown once):\n", t.ID, args[0])
+			fmt.Fprintln(cmd.OutOrStdout(), tok)
+			return nil
+		},
+	}
+	af.add(add.Flags())
+	add.Flags().StringVar(&label, "label", "cli", "what the token is for")
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List tokens (never the tokens themselves)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			db, _, err := openRoleStore(cmd.Context(), cmd, &lf)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			ts, err := auth.NewUsers(db).Tokens(cmd.Context(), "")
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tUSER\tLABEL\tCREATED\tREVOKED")
+			for _, t := range ts {
+				rev := "-"
+				if !t.Revoked.IsZero() {
+					rev = t.Revoked.Format(time.RFC3339)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.ID, t.User, t.Label, t.Created.Format(time.RFC3339), rev)
+			}
+			return tw.Flush()
+		},
+	}
+	lf.add(list.Flags())
+	revoke := &cobra.Command{
+		Use:   "revoke ID",
+		Short: "Revoke a token",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			db, _, err := openRoleStore(cmd.Context(), cmd, &rf)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			if err := auth.NewUsers(db).RevokeToken(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Token %s revoked.\n", args[0])
+			return nil
+		},
+	}
+	rf.add(revoke.Flags())
+	cmd.AddCommand(add, list, revoke)
+	return cmd
+}

@@ -1,0 +1,73 @@
+package node
+
+import (
+	"path/filepath"
+
+	"github.com/cancerimage/cie/internal/config"
+	"github.com/cancerimage/cie/internal/fed"
+)
+
+// Config is a node's configuration (node.yaml).
+type Config struct {
+	Name        string `yaml:"name" help:"the node's name, as registered at the hub"`
+	DataDir     string `yaml:"data_dir" help:"folder for the node's database, blobs and audit log"`
+	Credentials string `yaml:"credentials" help:"credentials file from 'cie admin node add' (default DATA_DIR/node.creds)"`
+	DB          string `yaml:"db" help:"SQL store: a file path or sqlite:// URL (default DATA_DIR/node.db), or a postgres:// URL"`
+	Blob        string `yaml:"blob" help:"blob store URL: file:///path (default DATA_DIR/blobs) or s3://bucket?..."`
+	HTTP        struct {
+		Listen    string `yaml:"listen" help:"host:port of the node's own pages and API (hospital network)"`
+		PublicURL string `yaml:"public_url" help:"URL the node's pages are reached at (default http://LISTEN)"`
+	} `yaml:"http"`
+	Log struct {
+		Level  string `yaml:"level" help:"debug, info, warn or error"`
+		Format string `yaml:"format" help:"text or json"`
+	} `yaml:"log"`
+	SecureCookies bool `yaml:"secure_cookies" help:"mark session cookies Secure (set when served over HTTPS)"`
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	var c Config
+	c.DataDir = "./cie-node"
+	c.HTTP.Listen = "127.0.0.1:8081"
+	c.Log.Level = "info"
+	c.Log.Format = "text"
+	return c
+}
+
+// Validate checks every field and fills in derived defaults.
+func (c *Config) Validate() error {
+	if err := fed.ValidNodeName(c.Name); err != nil {
+		return config.Errorf("name", "%v", err)
+	}
+	if c.DataDir == "" {
+		return config.Errorf("data_dir", "must be set")
+	}
+	if c.Credentials == "" {
+		c.Credentials = filepath.Join(c.DataDir, "node.creds")
+	}
+	if c.DB == "" {
+		c.DB = filepath.Join(c.DataDir, "node.db")
+	}
+	if c.Blob == "" {
+		abs, err := filepath.Abs(filepath.Join(c.DataDir, "blobs"))
+		if err != nil {
+			return config.Errorf("blob", "%v", err)
+		}
+		c.Blob = "file://" + abs
+	} else if err := config.CheckURL("blob", c.Blob, "file", "s3"); err != nil {
+		return err
+	}
+	if err := config.CheckHostPort("http.listen", c.HTTP.Listen); err != nil {
+		return err
+	}
+	if c.HTTP.PublicURL == "" {
+		c.HTTP.PublicURL = "http://" + c.HTTP.Listen
+	} else if err := config.CheckURL("http.public_url", c.HTTP.PublicURL, "http", "https"); err != nil {
+		return err
+	}
+	if err := config.CheckOneOf("log.level", c.Log.Level, "debug", "info", "warn", "error"); err != nil {
+		return err
+	}
+	return config.CheckOneOf("log.format", c.Log.Format, "text", "json")
+}

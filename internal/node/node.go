@@ -1,0 +1,362 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/cancerimage/cie/internal/audit"
+	"github.com/cancerimage/cie/internal/auth"
+	"github.com/cancerimage/cie/internal/blob"
+	"github.com/cancerimage/cie/internal/bus"
+	"github.com/cancerimage/cie/internal/fed"
+	"github.com/cancerimage/cie/internal/httpx"
+	"github.com/cancerimage/cie/internal/node/migrations"
+	"github.com/cancerimage/cie/internal/settings"
+	"github.com/cancerimage/cie/internal/store"
+	"github.com/cancerimage/cie/internal/version"
+	"github.com/cancerimage/cie/internal/web"
+)
+
+// WitnessInterval is how often a node offers its audit checkpoint to the hub
+// when its log has grown.
+const WitnessInterval = 5 * time.Second
+
+// Node is a running (or ready to run) node.
+type Node struct {
+	cfg      Config
+	log      *slog.Logger
+	creds    bus.Credentials
+	db       *store.DB
+	blobs    *blob.Store
+	users    *auth.Users
+	sessions *auth.Sessions
+	audit    *audit.Log
+	auditKey note.Verifier
+	hubKey   note.Verifier
+	site     *web.Site
+	metrics  *httpx.Metrics
+	ready    *httpx.Ready
+	started  time.Time
+
+	mu        sync.Mutex
+	connected bool
+	since     time.Time
+	hubName   string
+	httpURL   string
+}
+
+// OpenStore opens and migrates the node's SQL store.
+func OpenStore(ctx context.Context, cfg Config, log *slog.Logger) (*store.DB, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating data folder: %w", err)
+	}
+	db, err := store.Open(ctx, cfg.DB, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Migrate(ctx, migrations.FS, migrations.Table); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migrating node store: %w", err)
+	}
+	return db, nil
+}
+
+// AuditOrigin is the origin of a node's audit checkpoints.
+func AuditOrigin(name string) string { return "cie-node-" + name }
+
+// New opens everything the node keeps: credentials, store, blobs, audit log.
+func New(ctx context.Context, cfg Config, log *slog.Logger) (*Node, error) {
+	creds, err := bus.ReadCredentials(cfg.Credentials)
+	if err != nil {
+		return nil, err
+	}
+	if creds.Node != cfg.Name {
+		return nil, fmt.Errorf("credentials file %s is for node %q, but this node is configured as %q (config field name)", cfg.Credentials, creds.Node, cfg.Name)
+	}
+	signer, err := note.NewSigner(creds.AuditKey)
+	if err != nil {
+		return nil, fmt.Errorf("credentials file %s: audit_key: %w", cfg.Credentials, err)
+	}
+	verifier, err := audit.VerifierFromSigner(creds.AuditKey)
+	if err != nil {
+		return nil, fmt.Errorf("credentials file %s: audit_key: %w", cfg.Credentials, err)
+	}
+	hubKey, err := note.NewVerifier(creds.HubKey)
+	if err != nil {
+		return nil, fmt.Errorf("credentials file %s: hub_key: %w", cfg.Credentials, err)
+	}
+	db, err := OpenStore(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{cfg: cfg, log: log, creds: creds, db: db, users: auth.NewUsers(db), auditKey: verifier, hubKey: hubKey,
+		metrics: httpx.NewMetrics("node"), ready: httpx.NewReady("starting"), started: time.Now().UTC()}
+	fail := func(err error) (*Node, error) { n.closeStores(context.Background()); return nil, err }
+	if n.blobs, err = blob.Open(ctx, cfg.Blob); err != nil {
+		return fail(fmt.Errorf("opening blob store: %w", err))
+	}
+	sk, err := loadSecret(filepath.Join(cfg.DataDir, "session.key"))
+	if err != nil {
+		return fail(err)
+	}
+	if n.sessions, err = auth.NewSessions(sk, cfg.SecureCookies); err != nil {
+		return fail(err)
+	}
+	n.audit, err = audit.Open(ctx, audit.Options{Dir: filepath.Join(cfg.DataDir, "audit"), Origin: AuditOrigin(cfg.Name),
+		Signer: signer, Verifier: verifier, Logger: log})
+	if err != nil {
+		return fail(fmt.Errorf("opening node audit log: %w", err))
+	}
+	if n.site, err = web.New(web.Options{Product: "node", Name: "cie node " + cfg.Name, Nav: web.NodeNav, Version: version.String()}); err != nil {
+		return fail(err)
+	}
+	if _, err := settings.LogConfigChange(ctx, db, n.audit, cfg.Name, &n.cfg); err != nil {
+		return fail(err)
+	}
+	return n, nil
+}
+
+func loadSecret(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err == nil && len(b) >= 32 {
+		return b, nil
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	b = []byte(auth.RandomSecret(32))
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return nil, fmt.Errorf("writing %s: %w", path, err)
+	}
+	return b, nil
+}
+
+func (n *Node) closeStores(ctx context.Context) {
+	if n.audit != nil {
+		if err := n.audit.Close(ctx); err != nil {
+			n.log.Warn("closing audit log", "err", err)
+		}
+	}
+	if n.blobs != nil {
+		if err := n.blobs.Close(); err != nil {
+			n.log.Warn("closing blob store", "err", err)
+		}
+	}
+	if err := n.db.Close(); err != nil {
+		n.log.Warn("closing store", "err", err)
+	}
+}
+
+// Run dials the hub and serves the node's HTTP listener until ctx is done.
+func (n *Node) Run(ctx context.Context) error {
+	defer n.closeStores(context.Background())
+	ln, err := httpx.Listen(n.cfg.HTTP.Listen)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	n.mu.Lock()
+	n.httpURL = "http://" + ln.Addr().String()
+	n.mu.Unlock()
+
+	events := make(chan bool, 16) // true: connected, false: disconnected
+	nc, err := bus.Dial(ctx, n.creds, bus.DialOptions{
+		Logger: n.log.With("part", "bus"), Name: "node " + n.cfg.Name,
+		OnConnect:    func() { select { case events <- true: default: } },
+		OnDisconnect: func(error) { select { case events <- false: default: } },
+	})
+	if err != nil {
+		return fmt.Errorf("dialling hub at %s: %w", n.creds.HubURL, err)
+	}
+	if _, err := nc.Subscribe(fed.PingSubject(n.cfg.Name), n.onPing); err != nil {
+		nc.Close()
+		return fmt.Errorf("subscribing to hub requests: %w", err)
+	}
+
+	fedDone := make(chan struct{})
+	fctx, stopFed := context.WithCancel(ctx)
+	go func() { defer close(fedDone); n.federate(fctx, nc, events) }()
+
+	n.ready.OK()
+	n.log.Info("node ready", "node", n.cfg.Name, "http", n.httpURL, "hub", n.creds.HubURL, "version", version.String())
+	err = httpx.Serve(ctx, ln, n.Handler(), n.log)
+	n.ready.NotReady("stopping")
+	stopFed()
+	<-fedDone
+	if derr := nc.Drain(); derr != nil {
+		n.log.Debug("draining bus connection", "err", derr)
+	}
+	n.log.Info("node stopped", "node", n.cfg.Name)
+	return err
+}
+
+// federate keeps the node's side of the federation: hello on every
+// (re)connect, heartbeats, and witnessing of its audit checkpoints.
+func (n *Node) federate(ctx context.Context, nc *nats.Conn, events <-chan bool) {
+	hb := time.NewTicker(fed.HeartbeatInterval)
+	defer hb.Stop()
+	wt := time.NewTicker(WitnessInterval)
+	defer wt.Stop()
+	if nc.IsConnected() {
+		n.onConnect(ctx, nc)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case up := <-events:
+			if up {
+				n.onConnect(ctx, nc)
+			} else {
+				n.setConnected(ctx, false, "")
+			}
+		case <-hb.C:
+			if !nc.IsConnected() {
+				continue
+			}
+			data, _ := fed.Marshal(&fed.Heartbeat{Node: n.cfg.Name, Time: time.Now().UTC()})
+			if err := nc.Publish(fed.HeartbeatSubject(n.cfg.Name), data); err != nil {
+				n.log.Debug("heartbeat", "err", err)
+			}
+		case <-wt.C:
+			if nc.IsConnected() {
+				if err := n.witness(ctx, nc); err != nil {
+					n.log.Warn("audit checkpoint not witnessed", "err", err)
+				}
+			}
+		}
+	}
+}
+
+func (n *Node) onConnect(ctx context.Context, nc *nats.Conn) {
+	data, _ := fed.Marshal(&fed.Hello{Node: n.cfg.Name, Version: version.String(), Started: n.started,
+		HTTPURL: n.cfg.HTTP.PublicURL})
+	msg, err := nc.RequestWithContext(withTimeout(ctx, 5*time.Second), fed.HelloSubject(n.cfg.Name), data)
+	if err != nil {
+		n.log.Warn("hello to hub", "err", err)
+		return
+	}
+	var w fed.Welcome
+	if err := fed.Unmarshal(msg.Data, &w); err != nil {
+		n.log.Warn("hub's welcome", "err", err)
+		return
+	}
+	if w.Error != "" {
+		n.log.Error("hub refused hello", "err", w.Error)
+		return
+	}
+	if w.AuditKey != n.creds.HubKey {
+		n.log.Error("hub presents another audit key than the credentials file holds; checkpoints it cosigns will not verify",
+			"got", w.AuditKey, "want", n.creds.HubKey)
+	}
+	n.setConnected(ctx, true, w.Hub)
+	if err := n.witness(ctx, nc); err != nil {
+		n.log.Warn("audit checkpoint not witnessed", "err", err)
+	}
+}
+
+func withTimeout(ctx context.Context, d time.Duration) context.Context {
+	c, cancel := context.WithTimeout(ctx, d)
+	context.AfterFunc(c, cancel)
+	return c
+}
+
+func (n *Node) setConnected(ctx context.Context, up bool, hub string) {
+	n.mu.Lock()
+	if n.connected == up {
+		n.mu.Unlock()
+		return
+	}
+	n.connected, n.since = up, time.Now().UTC()
+	if hub != "" {
+		n.hubName = hub
+	}
+	n.mu.Unlock()
+	typ := "hub.connected"
+	if !up {
+		typ = "hub.disconnected"
+	}
+	if _, err := n.audit.Append(ctx, audit.Event{Type: typ, Actor: n.cfg.Name, Subject: n.creds.HubURL}); err != nil {
+		n.log.Error("logging hub connection", "err", err)
+	}
+	n.log.Info(typ, "hub", n.creds.HubURL)
+}
+
+func (n *Node) onPing(m *nats.Msg) {
+	var p fed.Ping
+	if err := fed.Unmarshal(m.Data, &p); err != nil {
+		n.log.Warn("bad ping", "err", err)
+		return
+	}
+	data, _ := fed.Marshal(&fed.Pong{Node: n.cfg.Name, Time: time.Now().UTC()})
+	if err := m.Respond(data); err != nil {
+		n.log.Warn("answering ping", "err", err)
+	}
+}
+
+// witness offers the node's latest audit checkpoint to the hub with a
+// consistency proof from the last one the hub witnessed, and keeps the
+// cosigned checkpoint it gets back.
+func (n *Node) witness(ctx context.Context, nc *nats.Conn) error {
+	if err := n.audit.Flush(ctx); err != nil {
+		return err
+	}
+	cp, err := n.audit.Checkpoint(ctx)
+	if err != nil {
+		return err
+	}
+	parsed, err := audit.ParseCheckpoint(cp, n.auditKey)
+	if err != nil {
+		return err
+	}
+	old := n.audit.LastWitnessedSize()
+	if parsed.Size == 0 || parsed.Size == old {
+		return nil
+	}
+	for attempt := 0; attempt < 2; attempt++ {
+		var proof [][]byte
+		if old > 0 {
+			if proof, err = n.audit.ConsistencyProof(ctx, old, parsed.Size); err != nil {
+				return err
+			}
+		}
+		data, _ := fed.Marshal(&fed.CheckpointRequest{Node: n.cfg.Name, Checkpoint: cp, OldSize: old, Proof: proof})
+		msg, err := nc.RequestWithContext(withTimeout(ctx, 10*time.Second), fed.CheckpointSubject(n.cfg.Name), data)
+		if err != nil {
+			return fmt.Errorf("sending checkpoint %d: %w", parsed.Size, err)
+		}
+		var rep fed.CheckpointReply
+		if err := fed.Unmarshal(msg.Data, &rep); err != nil {
+			return err
+		}
+		if rep.Error == "" {
+			if _, err := audit.ParseCheckpoint(rep.Witnessed, n.hubKey); err != nil {
+				return fmt.Errorf("hub's cosignature: %w", err)
+			}
+			return n.audit.SaveWitnessed(rep.Witnessed)
+		}
+		if rep.Size != old && rep.Size < parsed.Size {
+			n.log.Info("hub witnessed another size last; proving from there", "ours", old, "hub", rep.Size)
+			old = rep.Size
+			continue
+		}
+		return fmt.Errorf("hub refused checkpoint %d: %s", parsed.Size, rep.Error)
+	}
+	return fmt.Errorf("hub refused checkpoint %d", parsed.Size)
+}
+
+// HTTPAddr returns the address of the node's HTTP listener once running.
+func (n *Node) HTTPAddr() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.httpURL
+}

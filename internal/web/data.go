@@ -1,0 +1,87 @@
+package web
+
+import "time"
+
+// NodesData is the Data of the "nodes" page and of the "nodes-table" partial.
+type NodesData struct {
+	Nodes []NodeRow // one row per registered node, shown in this order
+	Now   time.Time // reference time for "last seen … ago"
+}
+
+// NodeRow is one node in the hub's nodes table.
+type NodeRow struct {
+	Name      string
+	State     string    // "online", "offline" or "never" (never connected)
+	LastSeen  time.Time // zero if never seen
+	Version   string    // the cie version the node reported
+	Since     time.Time // when State last changed
+	HTTPURL   string    // the node's own HTTP (DICOMweb) address, if it has one
+	DIMSE     string    // the node's DIMSE (C-STORE) address, if it has one
+	Witnessed uint64    // size of the node's last audit checkpoint the hub witnessed
+}
+
+// AuditData is the Data of the "audit" page.
+type AuditData struct {
+	Origin     string       // the log's origin line
+	Size       uint64       // number of entries in the log
+	Checkpoint string       // the latest signed checkpoint, as text
+	Entries    []AuditRow   // newest first
+	Witnessed  []WitnessRow // hub only: the latest witnessed checkpoint per node
+}
+
+// AuditRow is one entry of an audit log.
+type AuditRow struct {
+	Index   uint64
+	Time    time.Time
+	Type    string // e.g. "dataset.created", "query", "access.granted"
+	Actor   string
+	Subject string
+	Fields  map[string]string // further details, shown sorted by key
+}
+
+// WitnessRow is the latest checkpoint of one node's audit log that the hub
+// witnessed.
+type WitnessRow struct {
+	Node string
+	Size uint64
+	Time time.Time
+	Root string // root hash, as text (hex or base64)
+}
+
+// PlaceholderData is the Data of the "placeholder" page, shown for a
+// navigation item whose capability is not built yet.
+type PlaceholderData struct {
+	What  string // e.g. "Federated search"
+	Issue string // where the work is tracked: a URL (linked) or a reference such as "#12"; optional
+	// About says in one sentence what the capability will do. Empty means the
+	// built-in sentence for the hub's navigation items (Catalogue, Search,
+	// Requests, Jobs), if What is one of them.
+	About string
+}
+
+// NodeHomeData is the Data of the node's "node-home" (overview) page.
+type NodeHomeData struct {
+	Name      string
+	Hub       string    // the hub bus URL this node dials
+	Connected bool      // connected to the hub now
+	Since     time.Time // when Connected last changed (zero if never connected)
+	Version   string
+	DataDir   string
+	AuditSize uint64 // entries in the node's audit log
+	Witnessed uint64 // size of the latest checkpoint the hub witnessed
+}
+
+// ErrorData is the Data of the "error" page.
+type ErrorData struct {
+	Status  int    // HTTP status, e.g. 404
+	Message string // shown to the user; keep internals out of it
+}
+
+// placeholderAbout are the default sentences of the placeholder page, by the
+// lower-cased What.
+var placeholderAbout = map[string]string{
+	"catalogue": "The catalogue will list the datasets the nodes publish, with their DCAT-AP metadata, for anyone to browse.",
+	"search":    "Federated search will send one question to every node and show each node's answer, after its disclosure control, as it arrives.",
+	"requests":  "Access requests will let researchers ask for datasets and let each data holder decide for its own datasets.",
+	"jobs":      "Federated jobs will run statistics, training and evaluation at the nodes, where the data lives, and return only released results.",
+}
