@@ -184,4 +184,3 @@ func (r *roleFlags) which() (string, error) {
 	}
 	return "", usageError{errors.New("give --hub-config FILE or --node-config FILE")}
 }
-

@@ -316,4 +316,3 @@ func (h *Hub) auditData(r *http.Request) (web.AuditData, error) {
 	}
 	return d, nil
 }
-

@@ -15,9 +15,9 @@ import (
 	"github.com/cancerimage/cie/internal/audit"
 	"github.com/cancerimage/cie/internal/auth"
 	"github.com/cancerimage/cie/internal/bus"
-	"github.com/cancerimage/cie/internal/settings"
-	"github.com/cancerimage/cie/internal/hub/migrations"
 	"github.com/cancerimage/cie/internal/httpx"
+	"github.com/cancerimage/cie/internal/hub/migrations"
+	"github.com/cancerimage/cie/internal/settings"
 	"github.com/cancerimage/cie/internal/store"
 	"github.com/cancerimage/cie/internal/version"
 	"github.com/cancerimage/cie/internal/web"
@@ -244,4 +244,3 @@ func (h *Hub) BusURL() string {
 	}
 	return h.bus.ClientURL()
 }
-

@@ -28,7 +28,9 @@ func (n *Node) Handler() http.Handler {
 	mux.Handle("GET /static/", http.StripPrefix("/static/", n.site.Static()))
 
 	mux.HandleFunc("GET /{$}", n.homePage)
-	mux.HandleFunc("GET /login", func(w http.ResponseWriter, r *http.Request) { n.render(w, r, http.StatusOK, "login", "", "Log in", nil) })
+	mux.HandleFunc("GET /login", func(w http.ResponseWriter, r *http.Request) {
+		n.render(w, r, http.StatusOK, "login", "", "Log in", nil)
+	})
 	mux.HandleFunc("POST /login", n.login)
 	mux.HandleFunc("POST /logout", n.logout)
 	mux.HandleFunc("GET /audit", n.auditPage)

@@ -171,8 +171,18 @@ func (n *Node) Run(ctx context.Context) error {
 	events := make(chan bool, 16) // true: connected, false: disconnected
 	nc, err := bus.Dial(ctx, n.creds, bus.DialOptions{
 		Logger: n.log.With("part", "bus"), Name: "node " + n.cfg.Name,
-		OnConnect:    func() { select { case events <- true: default: } },
-		OnDisconnect: func(error) { select { case events <- false: default: } },
+		OnConnect: func() {
+			select {
+			case events <- true:
+			default:
+			}
+		},
+		OnDisconnect: func(error) {
+			select {
+			case events <- false:
+			default:
+			}
+		},
 	})
 	if err != nil {
 		return fmt.Errorf("dialling hub at %s: %w", n.creds.HubURL, err)
