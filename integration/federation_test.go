@@ -23,8 +23,8 @@ func TestFederation(t *testing.T) {
 		filepath.Join(dir, "hub"), strings.TrimPrefix(hubURL, "http://"), freeAddr(t)))
 	cie(t, false, "migrate", "--hub-config", hubYAML)
 	cie(t, false, "admin", "user", "add", "root", "--role", "platform_admin", "--password", "correct horse battery", "--hub-config", hubYAML)
-	token := strings.TrimSpace(cie(t, false, "admin", "token", "add", "root", "--hub-config", hubYAML))
-	token = token[strings.LastIndex(token, "\n")+1:]
+	token, _ := run(t, false, "admin", "token", "add", "root", "--hub-config", hubYAML)
+	token = strings.TrimSpace(token)
 
 	nodes := map[string]string{} // name → config path
 	for _, name := range []string{"alpha", "beta"} {

@@ -38,9 +38,16 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// cie runs the binary to completion and returns its stdout; it fails the
-// test on a non-zero exit unless wantErr.
+// cie runs the binary to completion and returns its stdout and stderr; it
+// fails the test on a non-zero exit unless wantErr.
 func cie(t *testing.T, wantErr bool, args ...string) string {
+	t.Helper()
+	stdout, stderr := run(t, wantErr, args...)
+	return stdout + stderr
+}
+
+// run runs the binary to completion and returns its stdout and stderr.
+func run(t *testing.T, wantErr bool, args ...string) (string, string) {
 	t.Helper()
 	cmd := exec.Command(cieBin, args...)
 	var stdout, stderr bytes.Buffer
@@ -49,7 +56,7 @@ func cie(t *testing.T, wantErr bool, args ...string) string {
 	if (err != nil) != wantErr {
 		t.Fatalf("cie %s: err=%v (want error: %v)\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, wantErr, stdout.String(), stderr.String())
 	}
-	return stdout.String() + stderr.String()
+	return stdout.String(), stderr.String()
 }
 
 // proc is a role running as a separate process.

@@ -41,3 +41,13 @@ func VerifierFromSigner(skey string) (note.Verifier, error) {
 	}
 	return v, nil
 }
+
+// ParseWitnessed opens a checkpoint that a witness cosigned: it must carry
+// valid signatures of both the log (logV) and the witness (witV).
+func ParseWitnessed(signed []byte, logV, witV note.Verifier) (Checkpoint, error) {
+	cp, err := parseWitnessed(signed, logV.Name(), logV, witV)
+	if err != nil {
+		return Checkpoint{}, fmt.Errorf("%w: witnessed checkpoint: %v", ErrBadSignature, err)
+	}
+	return Checkpoint{Origin: cp.Origin, Size: cp.Size, Root: cp.Hash}, nil
+}

@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -119,12 +120,24 @@ func (h *Hub) witnessCheckpoint(ctx context.Context, node string, req fed.Checkp
 	if err != nil && !errors.Is(store.Classify(err), store.ErrNotFound) {
 		return 0, nil, fmt.Errorf("reading last witnessed checkpoint of %s: %w", node, err)
 	}
-	if req.OldSize != lastSize {
-		return lastSize, nil, fmt.Errorf("%w: proof from %d, last witnessed %d", ErrStaleProof, req.OldSize, lastSize)
-	}
 	var prev []byte
 	if last != "" {
 		prev = []byte(last)
+	}
+	// The same checkpoint again (a node that lost the hub's reply): hand back
+	// the stored cosignature, after checking that it is really the same.
+	if next, err := audit.ParseCheckpoint(req.Checkpoint, verifier); err == nil && next.Size == lastSize && lastSize > 0 {
+		old, err := audit.ParseCheckpoint(prev, verifier)
+		if err != nil {
+			return lastSize, nil, fmt.Errorf("stored checkpoint of %s: %w", node, err)
+		}
+		if !bytes.Equal(old.Root, next.Root) {
+			return lastSize, nil, fmt.Errorf("%w: two roots at size %d", audit.ErrInconsistent, lastSize)
+		}
+		return lastSize, prev, nil
+	}
+	if req.OldSize != lastSize {
+		return lastSize, nil, fmt.Errorf("%w: proof from %d, last witnessed %d", ErrStaleProof, req.OldSize, lastSize)
 	}
 	cosigned, err := h.witness.Cosign(req.Checkpoint, prev, req.Proof, verifier)
 	if err != nil {

@@ -42,7 +42,7 @@ func (h *Hub) Handler() http.Handler {
 	} {
 		p := p
 		mux.HandleFunc("GET "+p.path, func(w http.ResponseWriter, r *http.Request) {
-			h.render(w, r, http.StatusOK, "placeholder", p.key, p.what, web.PlaceholderData{What: p.what, Issue: p.desc})
+			h.render(w, r, http.StatusOK, "placeholder", p.key, p.what, web.PlaceholderData{What: p.what, About: p.desc})
 		})
 	}
 

@@ -349,7 +349,7 @@ func (n *Node) witness(ctx context.Context, nc *nats.Conn) error {
 			return err
 		}
 		if rep.Error == "" {
-			if _, err := audit.ParseCheckpoint(rep.Witnessed, n.hubKey); err != nil {
+			if _, err := audit.ParseWitnessed(rep.Witnessed, n.auditKey, n.hubKey); err != nil {
 				return fmt.Errorf("hub's cosignature: %w", err)
 			}
 			return n.audit.SaveWitnessed(rep.Witnessed)
