@@ -5,22 +5,27 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cancerimage/cie/internal/testenv"
 )
 
-// TestFederation runs a hub and two nodes as separate processes: both come
-// online, a node killed with SIGKILL is shown offline within 10 s and online
-// again after a restart, and every audit log still verifies, also against
-// the checkpoints the hub witnessed; a tampered entry is then named.
+// TestFederation runs a hub and two nodes as separate processes, with the
+// production backends too (the hub and node beta on PostgreSQL, beta's blobs
+// on S3): both nodes come online, a node killed with SIGKILL is shown
+// offline within 10 s and online again after a restart, the nodes rejoin a
+// restarted hub by themselves, and every audit log still verifies, also
+// against the checkpoints the hub witnessed; a tampered entry is then named.
 func TestFederation(t *testing.T) {
 	dir := t.TempDir()
 	hubURL := "http://" + freeAddr(t)
 	hubYAML := filepath.Join(dir, "hub.yaml")
-	writeFile(t, hubYAML, fmt.Sprintf("name: itest-hub\ndata_dir: %s\nhttp:\n  listen: %s\nbus:\n  listen: %s\nlog:\n  level: debug\n",
-		filepath.Join(dir, "hub"), strings.TrimPrefix(hubURL, "http://"), freeAddr(t)))
+	writeFile(t, hubYAML, fmt.Sprintf("name: itest-hub\ndata_dir: %s\ndb: %q\nhttp:\n  listen: %s\nbus:\n  listen: %s\nlog:\n  level: debug\n",
+		filepath.Join(dir, "hub"), testenv.Postgres(t), strings.TrimPrefix(hubURL, "http://"), freeAddr(t)))
 	cie(t, false, "migrate", "--hub-config", hubYAML)
 	cie(t, false, "admin", "user", "add", "root", "--role", "platform_admin", "--password", "correct horse battery", "--hub-config", hubYAML)
 	token, _ := run(t, false, "admin", "token", "add", "root", "--hub-config", hubYAML)
@@ -34,8 +39,12 @@ func TestFederation(t *testing.T) {
 			t.Fatalf("admin node add: %s", out)
 		}
 		cfg := filepath.Join(dir, name+".yaml")
-		writeFile(t, cfg, fmt.Sprintf("name: %s\ndata_dir: %s\ncredentials: %s\nhttp:\n  listen: %s\nlog:\n  level: debug\n",
-			name, filepath.Join(dir, name), creds, freeAddr(t)))
+		stores := ""
+		if name == "beta" {
+			stores = fmt.Sprintf("db: %q\nblob: %q\n", testenv.Postgres(t), testenv.S3(t))
+		}
+		writeFile(t, cfg, fmt.Sprintf("name: %s\ndata_dir: %s\ncredentials: %s\n%shttp:\n  listen: %s\nlog:\n  level: debug\n",
+			name, filepath.Join(dir, name), creds, stores, freeAddr(t)))
 		nodes[name] = cfg
 	}
 	// Registering a name twice is refused.
@@ -77,6 +86,15 @@ func TestFederation(t *testing.T) {
 	procs["alpha"] = start(t, "alpha", filepath.Join(dir, "alpha.log"), "node", "--config", nodes["alpha"])
 	took = waitFor(t, 30*time.Second, "alpha online after restart", online("alpha"))
 	t.Logf("alpha online again %.2f s after restart", took.Seconds())
+
+	// Restart the hub: the nodes rejoin by themselves.
+	hubProc.stop()
+	hubProc = start(t, "hub", filepath.Join(dir, "hub.log"), "hub", "--config", hubYAML)
+	took = waitFor(t, 30*time.Second, "nodes online after hub restart", func() bool {
+		st := nodeStates(t, hubURL, token)
+		return st["alpha"].State == "online" && st["beta"].State == "online"
+	})
+	t.Logf("both nodes online %.2f s after the hub restarted", took.Seconds())
 
 	// Wait until the hub has witnessed a checkpoint of each node.
 	for name := range nodes {
@@ -168,4 +186,28 @@ func tamper(t *testing.T, dir string, old, new []byte) bool {
 		t.Fatal(err)
 	}
 	return done
+}
+
+// TestBadConfig: a role with a bad configuration stops at start with a
+// message naming the field and where the value came from.
+func TestBadConfig(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "hub.yaml")
+	writeFile(t, cfg, "name: h\ndata_dir: "+dir+"\nhttp:\n  listen: 127.0.0.1:0\n  lisen: x\n")
+	if out := cie(t, true, "hub", "--config", cfg); !strings.Contains(out, "config field http.lisen") || !strings.Contains(out, "no such field") {
+		t.Errorf("unknown field: %s", out)
+	}
+	writeFile(t, cfg, "name: h\ndata_dir: "+dir+"\n")
+	if out := cie(t, true, "hub", "--config", cfg, "--http.listen", "nonsense"); !strings.Contains(out, "config field http.listen") {
+		t.Errorf("bad flag: %s", out)
+	}
+	cmd := exec.Command(cieBin, "hub", "--config", cfg)
+	cmd.Env = append(os.Environ(), "CIE_LOG_LEVEL=loud")
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "config field log.level") {
+		t.Errorf("bad environment variable: %v %s", err, out)
+	}
+	if out := cie(t, true, "node", "--name", "Bad Name", "--data_dir", dir); !strings.Contains(out, "config field name") {
+		t.Errorf("bad node name: %s", out)
+	}
 }

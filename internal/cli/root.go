@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"k8s.io/klog/v2"
 
 	"github.com/cancerimage/cie/internal/app"
 	"github.com/cancerimage/cie/internal/config"
@@ -110,6 +112,7 @@ func hubCmd() *cobra.Command {
 			return err
 		}
 		log := app.NewLogger(cmd.ErrOrStderr(), cfg.Log.Level, cfg.Log.Format)
+		routeLibraryLogs(log)
 		return app.RunHub(cmd.Context(), cfg, log)
 	}
 	return cmd
@@ -132,6 +135,7 @@ func nodeCmd() *cobra.Command {
 			return err
 		}
 		log := app.NewLogger(cmd.ErrOrStderr(), cfg.Log.Level, cfg.Log.Format)
+		routeLibraryLogs(log)
 		return app.RunNode(cmd.Context(), cfg, log)
 	}
 	return cmd
@@ -160,6 +164,12 @@ Ctrl-C stops everything; running it again reuses the data.`,
 	cmd.Flags().StringVar(&dir, "dir", "./cie-demo", "folder for all of the demo's data")
 	cmd.Flags().BoolVar(&random, "random-ports", false, "use free ports instead of 8080-8083 and 4222")
 	return cmd
+}
+
+// routeLibraryLogs sends the logs of libraries that log through klog (the
+// tessera audit log) to the role's logger instead of raw stderr.
+func routeLibraryLogs(log *slog.Logger) {
+	klog.SetSlogLogger(log.With("component", "tessera"))
 }
 
 // roleFlags are the flags of tools that act on a role's stores.

@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sort"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -200,4 +202,27 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logge
 		return fmt.Errorf("shutting down http on %s: %w", ln.Addr(), err)
 	}
 	return nil
+}
+
+// OpenAPIOperations lists the operations of an OpenAPI document as
+// "METHOD /path" patterns (path parameters as {name}), sorted.
+func OpenAPIOperations(doc []byte) ([]string, error) {
+	var d struct {
+		OpenAPI string                                `json:"openapi"`
+		Paths   map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal(doc, &d); err != nil {
+		return nil, fmt.Errorf("parsing OpenAPI document: %w", err)
+	}
+	if d.OpenAPI == "" {
+		return nil, errors.New("parsing OpenAPI document: no openapi version")
+	}
+	var out []string
+	for path, ops := range d.Paths {
+		for method := range ops {
+			out = append(out, strings.ToUpper(method)+" "+path)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
 }

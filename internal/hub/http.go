@@ -47,19 +47,35 @@ func (h *Hub) Handler() http.Handler {
 	}
 
 	// API.
-	mux.HandleFunc("GET /api/v1/openapi.json", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(openAPI)
-	})
-	mux.HandleFunc("GET /api/v1/me", h.api(h.apiMe))
-	mux.HandleFunc("GET /api/v1/nodes", h.api(h.apiNodes))
-	mux.HandleFunc("GET /api/v1/nodes/{name}", h.api(h.apiNode))
-	mux.HandleFunc("GET /api/v1/nodes/{name}/witnessed", h.api(h.apiWitnessed))
-	mux.HandleFunc("GET /api/v1/audit/checkpoint", h.api(h.apiCheckpoint))
+	for _, rt := range h.apiRoutes() {
+		mux.HandleFunc(rt.Pattern, rt.Handler)
+	}
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		httpx.Error(w, http.StatusNotFound, "no such API endpoint: %s %s", r.Method, r.URL.Path)
 	})
 	return h.metrics.Instrument(mux, h.log)
+}
+
+// Route is one endpoint of a JSON API.
+type Route struct {
+	Pattern string // "METHOD /path", as http.ServeMux takes it
+	Handler http.HandlerFunc
+}
+
+// apiRoutes lists the hub's JSON API; the OpenAPI document describes exactly
+// these (a test checks).
+func (h *Hub) apiRoutes() []Route {
+	return []Route{
+		{"GET /api/v1/openapi.json", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(openAPI)
+		}},
+		{"GET /api/v1/me", h.api(h.apiMe)},
+		{"GET /api/v1/nodes", h.api(h.apiNodes)},
+		{"GET /api/v1/nodes/{name}", h.api(h.apiNode)},
+		{"GET /api/v1/nodes/{name}/witnessed", h.api(h.apiWitnessed)},
+		{"GET /api/v1/audit/checkpoint", h.api(h.apiCheckpoint)},
+	}
 }
 
 // principal returns who makes the request: a bearer token, else a session.

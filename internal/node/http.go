@@ -35,16 +35,32 @@ func (n *Node) Handler() http.Handler {
 	mux.HandleFunc("POST /logout", n.logout)
 	mux.HandleFunc("GET /audit", n.auditPage)
 
-	mux.HandleFunc("GET /api/v1/openapi.json", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(openAPI)
-	})
-	mux.HandleFunc("GET /api/v1/status", n.api(n.apiStatus))
-	mux.HandleFunc("GET /api/v1/audit/checkpoint", n.api(n.apiCheckpoint))
+	for _, rt := range n.apiRoutes() {
+		mux.HandleFunc(rt.Pattern, rt.Handler)
+	}
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		httpx.Error(w, http.StatusNotFound, "no such API endpoint: %s %s", r.Method, r.URL.Path)
 	})
 	return n.metrics.Instrument(mux, n.log)
+}
+
+// Route is one endpoint of a JSON API.
+type Route struct {
+	Pattern string // "METHOD /path", as http.ServeMux takes it
+	Handler http.HandlerFunc
+}
+
+// apiRoutes lists the node's JSON API; the OpenAPI document describes
+// exactly these (a test checks).
+func (n *Node) apiRoutes() []Route {
+	return []Route{
+		{"GET /api/v1/openapi.json", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(openAPI)
+		}},
+		{"GET /api/v1/status", n.api(n.apiStatus)},
+		{"GET /api/v1/audit/checkpoint", n.api(n.apiCheckpoint)},
+	}
 }
 
 // api wraps a JSON API handler: it requires a bearer token of a node user or a session.
