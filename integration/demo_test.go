@@ -105,6 +105,17 @@ func status(t *testing.T, method, url, token string) int {
 	return resp.StatusCode
 }
 
+func body(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
 // TestDemo runs `cie demo`: three nodes come online, demo.json lists URLs and
 // working logins and tokens, every role answers its probes, metrics and
 // OpenAPI document, Ctrl-C stops every process, and a second run reuses the
@@ -159,6 +170,12 @@ func TestDemo(t *testing.T) {
 				t.Errorf("GET %s%s: %d", b, p, c)
 			}
 		}
+	}
+	if m := body(t, df.Hub.URL+"/metrics"); !strings.Contains(m, `cie_hub_nodes{state="online"} 3`) || !strings.Contains(m, `cie_http_requests_total{code="200",role="hub",route="GET /readyz"}`) {
+		t.Errorf("hub metrics lack the node states or request counts:\n%s", m)
+	}
+	if m := body(t, df.Nodes[0].URL+"/metrics"); !strings.Contains(m, "cie_node_hub_connected 1") {
+		t.Errorf("node metrics do not show the hub connection")
 	}
 	if c := status(t, "GET", df.Hub.URL+"/api/v1/nodes", ""); c != 401 {
 		t.Errorf("anonymous /api/v1/nodes: %d", c)

@@ -95,9 +95,11 @@ func (h *Hub) onCheckpoint(ctx context.Context, node string, m *nats.Msg) {
 	rep.Size = size
 	if err != nil {
 		rep.Error = err.Error()
+		h.witnessed.WithLabelValues("refused").Inc()
 		h.log.Warn("refused to witness checkpoint", "node", node, "err", err)
 		return
 	}
+	h.witnessed.WithLabelValues("cosigned").Inc()
 	rep.Witnessed = cosigned
 }
 

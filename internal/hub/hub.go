@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/cancerimage/cie/internal/audit"
@@ -25,18 +26,19 @@ import (
 
 // Hub is a running (or ready to run) hub.
 type Hub struct {
-	cfg      Config
-	log      *slog.Logger
-	db       *store.DB
-	users    *auth.Users
-	sessions *auth.Sessions
-	audit    *audit.Log
-	keys     Keys
-	witness  *audit.Witness
-	reg      *registry
-	site     *web.Site
-	metrics  *httpx.Metrics
-	ready    *httpx.Ready
+	cfg       Config
+	log       *slog.Logger
+	db        *store.DB
+	users     *auth.Users
+	sessions  *auth.Sessions
+	audit     *audit.Log
+	keys      Keys
+	witness   *audit.Witness
+	reg       *registry
+	witnessed *prometheus.CounterVec
+	site      *web.Site
+	metrics   *httpx.Metrics
+	ready     *httpx.Ready
 
 	mu      sync.Mutex
 	bus     *bus.Server
@@ -134,6 +136,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Hub, error) {
 		return fail(err)
 	}
 	h.reg = newRegistry(h)
+	h.witnessed = newWitnessCounter()
+	h.metrics.Registry.MustRegister(collector{h}, h.witnessed)
 	if err := h.logConfigChange(ctx); err != nil {
 		return fail(err)
 	}

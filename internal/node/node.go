@@ -119,6 +119,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Node, error) {
 	if n.site, err = web.New(web.Options{Product: "node", Name: "cie node " + cfg.Name, Nav: web.NodeNav, Version: version.String()}); err != nil {
 		return fail(err)
 	}
+	n.metrics.Registry.MustRegister(collector{n})
 	if _, err := settings.LogConfigChange(ctx, db, n.audit, cfg.Name, &n.cfg); err != nil {
 		return fail(err)
 	}
