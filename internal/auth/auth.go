@@ -36,26 +36,6 @@ var (
 	ErrBadUserName    = errors.New("invalid user name")
 )
 
-// Schema is the SQL (portable between SQLite and PostgreSQL) that a role's
-// migrations must contain for this package to work. It is documentation and
-// a convenience for migrations; the migrations own the tables.
-const Schema = `
-CREATE TABLE users (
-    name          TEXT PRIMARY KEY,
-    role          TEXT NOT NULL,
-    password_hash TEXT NOT NULL,
-    created_ms    BIGINT NOT NULL
-);
-CREATE TABLE tokens (
-    id         TEXT PRIMARY KEY,
-    user_name  TEXT NOT NULL REFERENCES users(name),
-    label      TEXT NOT NULL,
-    hash       TEXT NOT NULL UNIQUE,
-    created_ms BIGINT NOT NULL,
-    revoked_ms BIGINT
-);
-`
-
 // User is a local account.
 type User struct {
 	Name    string

@@ -2,7 +2,8 @@
 // tokens, browser sessions and CSRF protection.
 //
 // Both the hub and the node use it against their own SQL store (each role's
-// migrations create the users and tokens tables described in Schema). Tokens
+// migrations create the users and tokens tables: see
+// internal/hub/migrations and internal/node/migrations). Tokens
 // and passwords are never stored: tokens as SHA-256 hashes, passwords as
 // bcrypt hashes. Sessions are stateless cookies authenticated with HMAC-SHA256
 // under a key held by the role; the CSRF token of a form is derived from the

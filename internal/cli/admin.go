@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -16,7 +17,6 @@ import (
 	"github.com/cancerimage/cie/internal/bus"
 	"github.com/cancerimage/cie/internal/hub"
 	"github.com/cancerimage/cie/internal/hub/migrations"
-	"github.com/cancerimage/cie/internal/node"
 	nodemig "github.com/cancerimage/cie/internal/node/migrations"
 	"github.com/cancerimage/cie/internal/store"
 )
@@ -25,27 +25,49 @@ func quietLogger(cmd *cobra.Command) *slog.Logger {
 	return app.NewLogger(cmd.ErrOrStderr(), "warn", "text")
 }
 
-// openRoleStore opens (and migrates) the store of the role the flags name.
-func openRoleStore(ctx context.Context, cmd *cobra.Command, rf *roleFlags) (*store.DB, string, error) {
+// roleStore is the SQL store of the role that --hub-config or --node-config names.
+type roleStore struct {
+	db    *store.DB
+	role  string // "hub" or "node"
+	url   string
+	fsys  fs.FS // the role's migrations
+	table string
+}
+
+// openRoleStore opens the store of the role the flags name; with migrate it
+// also applies the role's migrations (as the role does at start).
+func openRoleStore(ctx context.Context, cmd *cobra.Command, rf *roleFlags, migrate bool) (roleStore, error) {
 	role, err := rf.which()
 	if err != nil {
-		return nil, "", err
+		return roleStore{}, err
 	}
-	log := quietLogger(cmd)
+	rs := roleStore{role: role, fsys: migrations.FS, table: migrations.Table}
 	if role == "hub" {
 		cfg, err := app.LoadHubConfig(rf.hub, nil)
 		if err != nil {
-			return nil, "", err
+			return rs, err
 		}
-		db, err := hub.OpenStore(ctx, cfg, log)
-		return db, role, err
+		rs.url = cfg.DB
+	} else {
+		cfg, err := app.LoadNodeConfig(rf.node, nil)
+		if err != nil {
+			return rs, err
+		}
+		rs.url, rs.fsys, rs.table = cfg.DB, nodemig.FS, nodemig.Table
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return rs, fmt.Errorf("creating data folder: %w", err)
+		}
 	}
-	cfg, err := app.LoadNodeConfig(rf.node, nil)
-	if err != nil {
-		return nil, "", err
+	if rs.db, err = store.Open(ctx, rs.url, quietLogger(cmd)); err != nil {
+		return rs, err
 	}
-	db, err := node.OpenStore(ctx, cfg, log)
-	return db, role, err
+	if migrate {
+		if err := rs.db.Migrate(ctx, rs.fsys, rs.table); err != nil {
+			rs.db.Close()
+			return rs, fmt.Errorf("migrating %s store: %w", role, err)
+		}
+	}
+	return rs, nil
 }
 
 func migrateCmd() *cobra.Command {
@@ -57,52 +79,18 @@ func migrateCmd() *cobra.Command {
 		Long:  "Apply the embedded SQL migrations to the store named in the config (SQLite or PostgreSQL). Roles also migrate at start; use this to do it ahead, or --status to see where a store is.",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			role, err := rf.which()
+			ctx := cmd.Context()
+			rs, err := openRoleStore(ctx, cmd, &rf, !status)
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			log := quietLogger(cmd)
-			var url string
-			var db *store.DB
-			if role == "hub" {
-				cfg, err := app.LoadHubConfig(rf.hub, nil)
-				if err != nil {
-					return err
-				}
-				url = cfg.DB
-				if status {
-					if db, err = store.Open(ctx, cfg.DB, log); err != nil {
-						return err
-					}
-				} else if db, err = hub.OpenStore(ctx, cfg, log); err != nil {
-					return err
-				}
-			} else {
-				cfg, err := app.LoadNodeConfig(rf.node, nil)
-				if err != nil {
-					return err
-				}
-				url = cfg.DB
-				if status {
-					if db, err = store.Open(ctx, cfg.DB, log); err != nil {
-						return err
-					}
-				} else if db, err = node.OpenStore(ctx, cfg, log); err != nil {
-					return err
-				}
-			}
-			defer db.Close()
-			fsys, table := migrations.FS, migrations.Table
-			if role == "node" {
-				fsys, table = nodemig.FS, nodemig.Table
-			}
-			states, err := db.MigrationStatus(ctx, fsys, table)
+			defer rs.db.Close()
+			states, err := rs.db.MigrationStatus(ctx, rs.fsys, rs.table)
 			if err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "%s store %s (%s):\n", role, store.Redact(url), db.Dialect())
+			fmt.Fprintf(out, "%s store %s (%s):\n", rs.role, store.Redact(rs.url), rs.db.Dialect())
 			for _, s := range states {
 				state := "pending"
 				if s.Applied {
@@ -216,11 +204,12 @@ func adminUserCmd() *cobra.Command {
 		Short: "Add a user, or change its role and password",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			db, where, err := openRoleStore(cmd.Context(), cmd, &rf)
+			rs, err := openRoleStore(cmd.Context(), cmd, &rf, true)
 			if err != nil {
 				return err
 			}
-			defer db.Close()
+			defer rs.db.Close()
+			db, where := rs.db, rs.role
 			generated := password == ""
 			if generated {
 				password = auth.RandomSecret(12)
@@ -244,11 +233,12 @@ func adminUserCmd() *cobra.Command {
 		Short: "List users",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			db, _, err := openRoleStore(cmd.Context(), cmd, &lf)
+			rs, err := openRoleStore(cmd.Context(), cmd, &lf, true)
 			if err != nil {
 				return err
 			}
-			defer db.Close()
+			defer rs.db.Close()
+			db := rs.db
 			us, err := auth.NewUsers(db).List(cmd.Context())
 			if err != nil {
 				return err
@@ -275,11 +265,12 @@ func adminTokenCmd() *cobra.Command {
 		Short: "Issue a bearer token for a user (printed once)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			db, _, err := openRoleStore(cmd.Context(), cmd, &af)
+			rs, err := openRoleStore(cmd.Context(), cmd, &af, true)
 			if err != nil {
 				return err
 			}
-			defer db.Close()
+			defer rs.db.Close()
+			db := rs.db
 			users := auth.NewUsers(db)
 			if _, err := users.Get(cmd.Context(), args[0]); err != nil {
 				return err
@@ -300,11 +291,12 @@ func adminTokenCmd() *cobra.Command {
 		Short: "List tokens (never the tokens themselves)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			db, _, err := openRoleStore(cmd.Context(), cmd, &lf)
+			rs, err := openRoleStore(cmd.Context(), cmd, &lf, true)
 			if err != nil {
 				return err
 			}
-			defer db.Close()
+			defer rs.db.Close()
+			db := rs.db
 			ts, err := auth.NewUsers(db).Tokens(cmd.Context(), "")
 			if err != nil {
 				return err
@@ -327,11 +319,12 @@ func adminTokenCmd() *cobra.Command {
 		Short: "Revoke a token",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			db, _, err := openRoleStore(cmd.Context(), cmd, &rf)
+			rs, err := openRoleStore(cmd.Context(), cmd, &rf, true)
 			if err != nil {
 				return err
 			}
-			defer db.Close()
+			defer rs.db.Close()
+			db := rs.db
 			if err := auth.NewUsers(db).RevokeToken(cmd.Context(), args[0]); err != nil {
 				return err
 			}

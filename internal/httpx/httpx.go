@@ -226,3 +226,17 @@ func OpenAPIOperations(doc []byte) ([]string, error) {
 	sort.Strings(out)
 	return out, nil
 }
+
+// Route is one endpoint of a JSON API.
+type Route struct {
+	Pattern string // "METHOD /path", as http.ServeMux takes it
+	Handler http.HandlerFunc
+}
+
+// OpenAPIRoute serves an OpenAPI document at GET /api/v1/openapi.json.
+func OpenAPIRoute(doc []byte) Route {
+	return Route{"GET /api/v1/openapi.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(doc)
+	}}
+}

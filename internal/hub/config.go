@@ -9,22 +9,16 @@ import (
 
 // Config is the hub's configuration (hub.yaml).
 type Config struct {
-	Name    string `yaml:"name" help:"name of this hub; also the origin of its audit log"`
-	DataDir string `yaml:"data_dir" help:"folder for the hub's database, keys, bus and audit log"`
-	DB      string `yaml:"db" help:"SQL store: a file path or sqlite:// URL (default DATA_DIR/hub.db), or a postgres:// URL"`
-	HTTP    struct {
-		Listen    string `yaml:"listen" help:"host:port of the web pages and the API"`
-		PublicURL string `yaml:"public_url" help:"URL users reach the hub at (default http://LISTEN)"`
-	} `yaml:"http"`
-	Bus struct {
+	Name    string      `yaml:"name" help:"name of this hub; also the origin of its audit log"`
+	DataDir string      `yaml:"data_dir" help:"folder for the hub's database, keys, bus and audit log"`
+	DB      string      `yaml:"db" help:"SQL store: a file path or sqlite:// URL (default DATA_DIR/hub.db), or a postgres:// URL"`
+	HTTP    config.HTTP `yaml:"http"`
+	Bus     struct {
 		Listen    string `yaml:"listen" help:"host:port of the NATS bus that nodes dial"`
 		PublicURL string `yaml:"public_url" help:"bus URL written into node credentials (default nats://LISTEN)"`
 	} `yaml:"bus"`
-	Log struct {
-		Level  string `yaml:"level" help:"debug, info, warn or error"`
-		Format string `yaml:"format" help:"text or json"`
-	} `yaml:"log"`
-	SecureCookies bool `yaml:"secure_cookies" help:"mark session cookies Secure (set when served over HTTPS)"`
+	Log           config.Log `yaml:"log"`
+	SecureCookies bool       `yaml:"secure_cookies" help:"mark session cookies Secure (set when served over HTTPS)"`
 }
 
 // DefaultConfig returns the defaults, for a hub whose data lives in dir.
@@ -34,8 +28,7 @@ func DefaultConfig() Config {
 	c.DataDir = "./cie-hub"
 	c.HTTP.Listen = "127.0.0.1:8080"
 	c.Bus.Listen = "127.0.0.1:4222"
-	c.Log.Level = "info"
-	c.Log.Format = "text"
+	c.Log = config.DefaultLog
 	return c
 }
 
@@ -50,12 +43,7 @@ func (c *Config) Validate() error {
 	if c.DB == "" {
 		c.DB = filepath.Join(c.DataDir, "hub.db")
 	}
-	if err := config.CheckHostPort("http.listen", c.HTTP.Listen); err != nil {
-		return err
-	}
-	if c.HTTP.PublicURL == "" {
-		c.HTTP.PublicURL = "http://" + c.HTTP.Listen
-	} else if err := config.CheckURL("http.public_url", c.HTTP.PublicURL, "http", "https"); err != nil {
+	if err := c.HTTP.Check("http"); err != nil {
 		return err
 	}
 	if err := config.CheckHostPort("bus.listen", c.Bus.Listen); err != nil {
@@ -66,8 +54,5 @@ func (c *Config) Validate() error {
 	} else if err := config.CheckURL("bus.public_url", c.Bus.PublicURL, "nats", "tls", "ws", "wss"); err != nil {
 		return err
 	}
-	if err := config.CheckOneOf("log.level", c.Log.Level, "debug", "info", "warn", "error"); err != nil {
-		return err
-	}
-	return config.CheckOneOf("log.format", c.Log.Format, "text", "json")
+	return c.Log.Check("log")
 }

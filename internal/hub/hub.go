@@ -22,6 +22,7 @@ import (
 	"github.com/cancerimage/cie/internal/store"
 	"github.com/cancerimage/cie/internal/version"
 	"github.com/cancerimage/cie/internal/web"
+	"github.com/cancerimage/cie/internal/webauth"
 )
 
 // Hub is a running (or ready to run) hub.
@@ -35,6 +36,7 @@ type Hub struct {
 	keys      Keys
 	witness   *audit.Witness
 	reg       *registry
+	gate      *webauth.Gate
 	witnessed *prometheus.CounterVec
 	site      *web.Site
 	metrics   *httpx.Metrics
@@ -71,26 +73,11 @@ func LoadKeys(cfg Config) (Keys, error) {
 	if err != nil {
 		return Keys{}, fmt.Errorf("loading hub audit key: %w", err)
 	}
-	sk, err := loadSecret(filepath.Join(dir, "session.key"))
+	sk, err := auth.LoadOrCreateKey(filepath.Join(dir, "session.key"))
 	if err != nil {
 		return Keys{}, err
 	}
 	return Keys{AuditSigner: s, AuditVerifier: v, AuditVKey: vkey, Session: sk}, nil
-}
-
-func loadSecret(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
-	if err == nil && len(b) >= 32 {
-		return b, nil
-	}
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
-	}
-	b = []byte(auth.RandomSecret(32))
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		return nil, fmt.Errorf("writing %s: %w", path, err)
-	}
-	return b, nil
 }
 
 // OpenStore opens and migrates the hub's SQL store.
@@ -136,6 +123,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Hub, error) {
 		return fail(err)
 	}
 	h.reg = newRegistry(h)
+	h.gate = &webauth.Gate{Users: h.users, Sessions: h.sessions, Site: h.site, Audit: h.audit, Log: log, Realm: "cie hub", Home: "/nodes"}
 	h.witnessed = newWitnessCounter()
 	h.metrics.Registry.MustRegister(collector{h}, h.witnessed)
 	if err := h.logConfigChange(ctx); err != nil {

@@ -9,20 +9,14 @@ import (
 
 // Config is a node's configuration (node.yaml).
 type Config struct {
-	Name        string `yaml:"name" help:"the node's name, as registered at the hub"`
-	DataDir     string `yaml:"data_dir" help:"folder for the node's database, blobs and audit log"`
-	Credentials string `yaml:"credentials" help:"credentials file from 'cie admin node add' (default DATA_DIR/node.creds)"`
-	DB          string `yaml:"db" help:"SQL store: a file path or sqlite:// URL (default DATA_DIR/node.db), or a postgres:// URL"`
-	Blob        string `yaml:"blob" help:"blob store URL: file:///path (default DATA_DIR/blobs) or s3://bucket?..."`
-	HTTP        struct {
-		Listen    string `yaml:"listen" help:"host:port of the node's own pages and API (hospital network)"`
-		PublicURL string `yaml:"public_url" help:"URL the node's pages are reached at (default http://LISTEN)"`
-	} `yaml:"http"`
-	Log struct {
-		Level  string `yaml:"level" help:"debug, info, warn or error"`
-		Format string `yaml:"format" help:"text or json"`
-	} `yaml:"log"`
-	SecureCookies bool `yaml:"secure_cookies" help:"mark session cookies Secure (set when served over HTTPS)"`
+	Name          string      `yaml:"name" help:"the node's name, as registered at the hub"`
+	DataDir       string      `yaml:"data_dir" help:"folder for the node's database, blobs and audit log"`
+	Credentials   string      `yaml:"credentials" help:"credentials file from 'cie admin node add' (default DATA_DIR/node.creds)"`
+	DB            string      `yaml:"db" help:"SQL store: a file path or sqlite:// URL (default DATA_DIR/node.db), or a postgres:// URL"`
+	Blob          string      `yaml:"blob" help:"blob store URL: file:///path (default DATA_DIR/blobs) or s3://bucket?..."`
+	HTTP          config.HTTP `yaml:"http"`
+	Log           config.Log  `yaml:"log"`
+	SecureCookies bool        `yaml:"secure_cookies" help:"mark session cookies Secure (set when served over HTTPS)"`
 }
 
 // DefaultConfig returns the defaults.
@@ -30,8 +24,7 @@ func DefaultConfig() Config {
 	var c Config
 	c.DataDir = "./cie-node"
 	c.HTTP.Listen = "127.0.0.1:8081"
-	c.Log.Level = "info"
-	c.Log.Format = "text"
+	c.Log = config.DefaultLog
 	return c
 }
 
@@ -58,16 +51,8 @@ func (c *Config) Validate() error {
 	} else if err := config.CheckURL("blob", c.Blob, "file", "s3"); err != nil {
 		return err
 	}
-	if err := config.CheckHostPort("http.listen", c.HTTP.Listen); err != nil {
+	if err := c.HTTP.Check("http"); err != nil {
 		return err
 	}
-	if c.HTTP.PublicURL == "" {
-		c.HTTP.PublicURL = "http://" + c.HTTP.Listen
-	} else if err := config.CheckURL("http.public_url", c.HTTP.PublicURL, "http", "https"); err != nil {
-		return err
-	}
-	if err := config.CheckOneOf("log.level", c.Log.Level, "debug", "info", "warn", "error"); err != nil {
-		return err
-	}
-	return config.CheckOneOf("log.format", c.Log.Format, "text", "json")
+	return c.Log.Check("log")
 }

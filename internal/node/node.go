@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -24,6 +23,7 @@ import (
 	"github.com/cancerimage/cie/internal/store"
 	"github.com/cancerimage/cie/internal/version"
 	"github.com/cancerimage/cie/internal/web"
+	"github.com/cancerimage/cie/internal/webauth"
 )
 
 // WitnessInterval is how often a node offers its audit checkpoint to the hub
@@ -43,6 +43,7 @@ type Node struct {
 	auditKey note.Verifier
 	hubKey   note.Verifier
 	site     *web.Site
+	gate     *webauth.Gate
 	metrics  *httpx.Metrics
 	ready    *httpx.Ready
 	started  time.Time
@@ -104,7 +105,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Node, error) {
 	if n.blobs, err = blob.Open(ctx, cfg.Blob); err != nil {
 		return fail(fmt.Errorf("opening blob store: %w", err))
 	}
-	sk, err := loadSecret(filepath.Join(cfg.DataDir, "session.key"))
+	sk, err := auth.LoadOrCreateKey(filepath.Join(cfg.DataDir, "session.key"))
 	if err != nil {
 		return fail(err)
 	}
@@ -119,26 +120,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Node, error) {
 	if n.site, err = web.New(web.Options{Product: "node", Name: "cie node " + cfg.Name, Nav: web.NodeNav, Version: version.String()}); err != nil {
 		return fail(err)
 	}
+	n.gate = &webauth.Gate{Users: n.users, Sessions: n.sessions, Site: n.site, Audit: n.audit, Log: log, Realm: "cie node " + cfg.Name, Home: "/"}
 	n.metrics.Registry.MustRegister(collector{n})
 	if _, err := settings.LogConfigChange(ctx, db, n.audit, cfg.Name, &n.cfg); err != nil {
 		return fail(err)
 	}
 	return n, nil
-}
-
-func loadSecret(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
-	if err == nil && len(b) >= 32 {
-		return b, nil
-	}
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
-	}
-	b = []byte(auth.RandomSecret(32))
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		return nil, fmt.Errorf("writing %s: %w", path, err)
-	}
-	return b, nil
 }
 
 func (n *Node) closeStores(ctx context.Context) {

@@ -85,3 +85,9 @@ var placeholderAbout = map[string]string{
 	"requests":  "Access requests will let researchers ask for datasets and let each data holder decide for its own datasets.",
 	"jobs":      "Federated jobs will run statistics, training and evaluation at the nodes, where the data lives, and return only released results.",
 }
+
+// LoginData is the data of the "login" page: Next is the local path to go to
+// after logging in (empty: the site's home).
+type LoginData struct {
+	Next string
+}
