@@ -74,7 +74,9 @@ func newGate(t *testing.T) (*Gate, *httptest.Server) {
 		}
 	})
 	mux.HandleFunc("GET /home", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "home") })
-	mux.HandleFunc("GET /api", g.API(func(w http.ResponseWriter, r *http.Request, p auth.Principal) { io.WriteString(w, p.User+" via "+p.Via) }))
+	mux.HandleFunc("GET /api", g.API(func(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+		io.WriteString(w, p.User+" via "+p.Via)
+	}))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return g, srv
