@@ -58,16 +58,22 @@ func openRoleStore(ctx context.Context, cmd *cobra.Command, rf *roleFlags, migra
 			return rs, fmt.Errorf("creating data folder: %w", err)
 		}
 	}
-	if rs.db, err = store.Open(ctx, rs.url, quietLogger(cmd)); err != nil {
-		return rs, err
-	}
 	if migrate {
-		if err := rs.db.Migrate(ctx, rs.fsys, rs.table); err != nil {
-			rs.db.Close()
-			return rs, fmt.Errorf("migrating %s store: %w", role, err)
-		}
+		rs.db, err = store.OpenMigrated(ctx, rs.url, quietLogger(cmd), rs.fsys, rs.table)
+	} else {
+		rs.db, err = store.Open(ctx, rs.url, quietLogger(cmd))
 	}
-	return rs, nil
+	return rs, err
+}
+
+// withUsers runs fn on the users of the role the flags name.
+func withUsers(cmd *cobra.Command, rf *roleFlags, fn func(u *auth.Users, role string) error) error {
+	rs, err := openRoleStore(cmd.Context(), cmd, rf, true)
+	if err != nil {
+		return err
+	}
+	defer rs.db.Close()
+	return fn(auth.NewUsers(rs.db), rs.role)
 }
 
 func migrateCmd() *cobra.Command {
@@ -204,24 +210,20 @@ func adminUserCmd() *cobra.Command {
 		Short: "Add a user, or change its role and password",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rs, err := openRoleStore(cmd.Context(), cmd, &rf, true)
-			if err != nil {
-				return err
-			}
-			defer rs.db.Close()
-			db, where := rs.db, rs.role
-			generated := password == ""
-			if generated {
-				password = auth.RandomSecret(12)
-			}
-			if err := auth.NewUsers(db).Put(cmd.Context(), args[0], role, password); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "User %s (%s) saved at the %s.\n", args[0], role, where)
-			if generated {
-				fmt.Fprintf(cmd.OutOrStdout(), "Password: %s\n", password)
-			}
-			return nil
+			return withUsers(cmd, &rf, func(users *auth.Users, where string) error {
+				generated := password == ""
+				if generated {
+					password = auth.RandomSecret(12)
+				}
+				if err := users.Put(cmd.Context(), args[0], role, password); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "User %s (%s) saved at the %s.\n", args[0], role, where)
+				if generated {
+					fmt.Fprintf(cmd.OutOrStdout(), "Password: %s\n", password)
+				}
+				return nil
+			})
 		},
 	}
 	rf.add(add.Flags())
@@ -233,22 +235,18 @@ func adminUserCmd() *cobra.Command {
 		Short: "List users",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rs, err := openRoleStore(cmd.Context(), cmd, &lf, true)
-			if err != nil {
-				return err
-			}
-			defer rs.db.Close()
-			db := rs.db
-			us, err := auth.NewUsers(db).List(cmd.Context())
-			if err != nil {
-				return err
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tROLE\tCREATED")
-			for _, u := range us {
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", u.Name, u.Role, u.Created.Format(time.RFC3339))
-			}
-			return tw.Flush()
+			return withUsers(cmd, &lf, func(users *auth.Users, _ string) error {
+				us, err := users.List(cmd.Context())
+				if err != nil {
+					return err
+				}
+				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "NAME\tROLE\tCREATED")
+				for _, u := range us {
+					fmt.Fprintf(tw, "%s\t%s\t%s\n", u.Name, u.Role, u.Created.Format(time.RFC3339))
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	lf.add(list.Flags())
@@ -265,23 +263,18 @@ func adminTokenCmd() *cobra.Command {
 		Short: "Issue a bearer token for a user (printed once)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rs, err := openRoleStore(cmd.Context(), cmd, &af, true)
-			if err != nil {
-				return err
-			}
-			defer rs.db.Close()
-			db := rs.db
-			users := auth.NewUsers(db)
-			if _, err := users.Get(cmd.Context(), args[0]); err != nil {
-				return err
-			}
-			tok, t, err := users.IssueToken(cmd.Context(), args[0], label)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "Token %s for %s (shown once):\n", t.ID, args[0])
-			fmt.Fprintln(cmd.OutOrStdout(), tok)
-			return nil
+			return withUsers(cmd, &af, func(users *auth.Users, _ string) error {
+				if _, err := users.Get(cmd.Context(), args[0]); err != nil {
+					return err
+				}
+				tok, t, err := users.IssueToken(cmd.Context(), args[0], label)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "Token %s for %s (shown once):\n", t.ID, args[0])
+				fmt.Fprintln(cmd.OutOrStdout(), tok)
+				return nil
+			})
 		},
 	}
 	af.add(add.Flags())
@@ -291,26 +284,22 @@ func adminTokenCmd() *cobra.Command {
 		Short: "List tokens (never the tokens themselves)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rs, err := openRoleStore(cmd.Context(), cmd, &lf, true)
-			if err != nil {
-				return err
-			}
-			defer rs.db.Close()
-			db := rs.db
-			ts, err := auth.NewUsers(db).Tokens(cmd.Context(), "")
-			if err != nil {
-				return err
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tUSER\tLABEL\tCREATED\tREVOKED")
-			for _, t := range ts {
-				rev := "-"
-				if !t.Revoked.IsZero() {
-					rev = t.Revoked.Format(time.RFC3339)
+			return withUsers(cmd, &lf, func(users *auth.Users, _ string) error {
+				ts, err := users.Tokens(cmd.Context(), "")
+				if err != nil {
+					return err
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.ID, t.User, t.Label, t.Created.Format(time.RFC3339), rev)
-			}
-			return tw.Flush()
+				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "ID\tUSER\tLABEL\tCREATED\tREVOKED")
+				for _, t := range ts {
+					rev := "-"
+					if !t.Revoked.IsZero() {
+						rev = t.Revoked.Format(time.RFC3339)
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.ID, t.User, t.Label, t.Created.Format(time.RFC3339), rev)
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	lf.add(list.Flags())
@@ -319,17 +308,13 @@ func adminTokenCmd() *cobra.Command {
 		Short: "Revoke a token",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rs, err := openRoleStore(cmd.Context(), cmd, &rf, true)
-			if err != nil {
-				return err
-			}
-			defer rs.db.Close()
-			db := rs.db
-			if err := auth.NewUsers(db).RevokeToken(cmd.Context(), args[0]); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "Token %s revoked.\n", args[0])
-			return nil
+			return withUsers(cmd, &rf, func(users *auth.Users, _ string) error {
+				if err := users.RevokeToken(cmd.Context(), args[0]); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "Token %s revoked.\n", args[0])
+				return nil
+			})
 		},
 	}
 	rf.add(revoke.Flags())

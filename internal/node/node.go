@@ -60,13 +60,9 @@ func OpenStore(ctx context.Context, cfg Config, log *slog.Logger) (*store.DB, er
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating data folder: %w", err)
 	}
-	db, err := store.Open(ctx, cfg.DB, log)
+	db, err := store.OpenMigrated(ctx, cfg.DB, log, migrations.FS, migrations.Table)
 	if err != nil {
-		return nil, err
-	}
-	if err := db.Migrate(ctx, migrations.FS, migrations.Table); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("migrating node store: %w", err)
+		return nil, fmt.Errorf("opening node store: %w", err)
 	}
 	return db, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io/fs"
+	"log/slog"
 	"path"
 	"regexp"
 	"time"
@@ -141,4 +142,18 @@ func (db *DB) MigrationStatus(ctx context.Context, migrations fs.FS, table strin
 		out = append(out, m)
 	}
 	return out, nil
+}
+
+// OpenMigrated opens the store at url and applies migrations (version table
+// table) to it, closing it again if they fail.
+func OpenMigrated(ctx context.Context, url string, logger *slog.Logger, migrations fs.FS, table string) (*DB, error) {
+	db, err := Open(ctx, url, logger)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Migrate(ctx, migrations, table); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
 }
