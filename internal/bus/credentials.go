@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nkeys"
 
+	"github.com/cancerimage/cie/internal/bus/bustls"
 	"github.com/cancerimage/cie/internal/fed"
 )
 
@@ -24,9 +25,15 @@ import (
 type Credentials struct {
 	// Node is the node's name (fed.ValidNodeName).
 	Node string `json:"node"`
-	// HubURL is the hub's bus, nats://host:port (tls://, ws:// and wss://
-	// are accepted too; a comma-separated list names several servers).
+	// HubURL is the hub's bus, nats://host:port, or tls://host:port for a
+	// bus that requires TLS (ws:// and wss:// are accepted too; a
+	// comma-separated list names several servers).
 	HubURL string `json:"hub_url"`
+	// HubCA is the PEM-encoded certificate of the CA the node trusts for
+	// the hub's bus: with it, or with a tls:// HubURL, Dial requires TLS and
+	// checks the hub's certificate against this CA only (against the system
+	// roots when HubCA is empty). Not a secret.
+	HubCA string `json:"hub_ca,omitempty"`
 	// Seed is the node's nkey user seed ("SU…"), the secret that proves it.
 	Seed string `json:"seed"`
 	// HubKey is the hub's audit verifier key, filled in by the caller; this
@@ -83,7 +90,26 @@ func (c Credentials) Validate() error {
 	if _, err := userKey(c.Seed); err != nil {
 		return fmt.Errorf(`field "seed": %w`, err)
 	}
+	if c.HubCA != "" {
+		if _, err := bustls.CertPool([]byte(c.HubCA)); err != nil {
+			return fmt.Errorf(`field "hub_ca": %w`, err)
+		}
+	}
 	return nil
+}
+
+// UsesTLS reports whether Dial speaks TLS with these credentials: when
+// HubCA is set or HubURL names a tls:// or wss:// server.
+func (c Credentials) UsesTLS() bool {
+	if c.HubCA != "" {
+		return true
+	}
+	for _, one := range strings.Split(c.HubURL, ",") {
+		if u, err := url.Parse(strings.TrimSpace(one)); err == nil && (u.Scheme == "tls" || u.Scheme == "wss") {
+			return true
+		}
+	}
+	return false
 }
 
 // PublicKey returns the public nkey of the credentials' seed.
@@ -101,7 +127,11 @@ func (c Credentials) PublicKey() (string, error) {
 
 // String describes c with the seed redacted.
 func (c Credentials) String() string {
-	return fmt.Sprintf("bus.Credentials{Node:%q HubURL:%q Seed:[redacted] HubKey:%q AuditKey:[redacted]}", c.Node, c.HubURL, c.HubKey)
+	ca := "none"
+	if c.HubCA != "" {
+		ca = "set"
+	}
+	return fmt.Sprintf("bus.Credentials{Node:%q HubURL:%q HubCA:%s Seed:[redacted] HubKey:%q AuditKey:[redacted]}", c.Node, c.HubURL, ca, c.HubKey)
 }
 
 // LogValue logs c with the seed redacted.

@@ -8,9 +8,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nkeys"
 
+	"github.com/cancerimage/cie/internal/bus/bustls"
 	"github.com/cancerimage/cie/internal/fed"
 )
 
@@ -20,6 +22,11 @@ func TestCredentialsRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.HubKey = "hub+abcd+AQID"
+	ca, _, err := bustls.LoadOrCreateCA(t.TempDir(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.HubCA = string(ca.PEM)
 	if !nkeys.IsValidPublicUserKey(pub) {
 		t.Fatalf("public key %q is not a user key", pub)
 	}
@@ -58,6 +65,22 @@ func TestCredentialsRoundTrip(t *testing.T) {
 		if strings.Contains(s, c.Seed) || strings.Contains(s, c.Seed[2:20]) {
 			t.Errorf("seed leaked in %q", s)
 		}
+	}
+}
+
+func TestUsesTLS(t *testing.T) {
+	for url, want := range map[string]bool{
+		"nats://h:1":              false,
+		"tls://h:1":               true,
+		"wss://h:1":               true,
+		"nats://h1:1, tls://h2:1": true,
+	} {
+		if got := (Credentials{HubURL: url}).UsesTLS(); got != want {
+			t.Errorf("UsesTLS(%s) = %v", url, got)
+		}
+	}
+	if !(Credentials{HubURL: "nats://h:1", HubCA: "x"}).UsesTLS() {
+		t.Error("credentials with hub_ca do not use TLS")
 	}
 }
 
@@ -104,6 +127,7 @@ func TestReadCredentialsErrors(t *testing.T) {
 		{"no seed", `{"node":"a","hub_url":"nats://h:1"}`, `field "seed" is missing`},
 		{"tampered seed", fmt.Sprintf(`{"node":"a","hub_url":"nats://h:1","seed":%q}`, tampered), `field "seed"`},
 		{"account seed", fmt.Sprintf(`{"node":"a","hub_url":"nats://h:1","seed":%q}`, acctSeed), `field "seed": not a user seed`},
+		{"bad hub_ca", fmt.Sprintf(`{"node":"a","hub_url":"tls://h:1","seed":%q,"hub_ca":"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"}`, good.Seed), `field "hub_ca"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -2,6 +2,8 @@ package bus
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/cancerimage/cie/internal/bus/bustls"
 	"github.com/cancerimage/cie/internal/fed"
 )
 
@@ -27,6 +30,15 @@ const (
 // ErrRefused is returned by Dial when the hub refuses the credentials: the
 // key is unknown to it, or registered for another node than the file says.
 var ErrRefused = errors.New("hub refused the node's credentials")
+
+// ErrUntrusted is returned by Dial when the hub's TLS certificate does not
+// verify: it is not signed by the CA the credentials carry (hub_ca), or does
+// not name the host of hub_url.
+var ErrUntrusted = errors.New("hub's TLS certificate is not trusted")
+
+// ErrNoTLS is returned by Dial when the credentials ask for TLS (hub_ca set,
+// or a tls:// hub_url) but the hub's bus does not offer it.
+var ErrNoTLS = errors.New("hub's bus does not offer TLS")
 
 // DialOptions tune a node's connection. All fields are optional.
 type DialOptions struct {
@@ -49,6 +61,11 @@ type DialOptions struct {
 // Dial connects a node to the hub's bus with its credentials: nkey
 // authentication with the seed, reply inboxes under fed.InboxPrefix(node),
 // and reconnection forever with capped exponential back-off and jitter.
+//
+// When the credentials carry a CA (HubCA) or name a tls:// hub, the
+// connection requires TLS 1.2 or later and trusts only that CA (the system
+// roots when HubCA is empty). A hub whose certificate does not verify fails
+// Dial with an error wrapping ErrUntrusted; a hub without TLS, ErrNoTLS.
 //
 // If the hub cannot be reached, Dial still returns a connection, which
 // connects as soon as the hub is up (a node may start before its hub); its
@@ -78,6 +95,12 @@ func Dial(ctx context.Context, c Credentials, o DialOptions) (*nats.Conn, error)
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With("node", c.Node, "hub", c.HubURL)
+	var tlsConf *tls.Config
+	if c.UsesTLS() {
+		if tlsConf, err = bustls.ClientConfig([]byte(c.HubCA)); err != nil {
+			return nil, fmt.Errorf("bus: dial: credentials: field \"hub_ca\": %w", err)
+		}
+	}
 
 	var (
 		mu       sync.Mutex
@@ -150,12 +173,30 @@ func Dial(ctx context.Context, c Credentials, o DialOptions) (*nats.Conn, error)
 		}),
 	}
 
-	// One attempt first, so that refused credentials fail loudly; if the hub
-	// is not there, retry in the background.
+	if tlsConf != nil {
+		opts = append(opts, nats.Secure(tlsConf))
+	}
+
+	// One attempt first, so that refused credentials and an untrusted hub
+	// fail loudly; if the hub is not there, retry in the background.
 	nc, err := nats.Connect(c.HubURL, opts...)
 	if err != nil {
 		if errors.Is(err, nats.ErrAuthorization) {
 			return nil, fmt.Errorf("bus: dial %s as node %q: %w (unknown key, or key of another node): %w", c.HubURL, c.Node, ErrRefused, err)
+		}
+		if isCertError(err) {
+			why := "it is not signed by the CA in the credentials' hub_ca (credentials issued by another hub, or the hub's bus CA was replaced?)"
+			if c.HubCA == "" {
+				why = "it is not signed by a CA this system trusts, and the credentials carry no hub_ca"
+			}
+			if herr := (x509.HostnameError{}); errors.As(err, &herr) {
+				why = "it does not name the host of hub_url (is hub_url the host of the hub's bus.public_url?)"
+			}
+			return nil, fmt.Errorf("bus: dial %s as node %q: %w: %s: %w", c.HubURL, c.Node, ErrUntrusted, why, err)
+		}
+		if errors.Is(err, nats.ErrSecureConnWanted) {
+			return nil, fmt.Errorf("bus: dial %s as node %q: %w, but the credentials require it (hub_ca or a tls:// hub_url; is the hub's bus.tls off?): %w",
+				c.HubURL, c.Node, ErrNoTLS, err)
 		}
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("bus: dial %s: %w", c.HubURL, ctx.Err())
@@ -174,6 +215,18 @@ func Dial(ctx context.Context, c Credentials, o DialOptions) (*nats.Conn, error)
 		stop()
 	}
 	return nc, nil
+}
+
+// isCertError reports whether err is a failure to verify the server's
+// certificate, which retrying cannot mend.
+func isCertError(err error) bool {
+	var (
+		verr *tls.CertificateVerificationError
+		uerr x509.UnknownAuthorityError
+		herr x509.HostnameError
+		ierr x509.CertificateInvalidError
+	)
+	return errors.As(err, &verr) || errors.As(err, &uerr) || errors.As(err, &herr) || errors.As(err, &ierr)
 }
 
 // reconnectDelay is the wait before reconnect attempt number attempts (1, 2, …).

@@ -14,6 +14,12 @@
 //     fed.InboxPrefix(node)+".>";
 //   - nothing else: no other node's subjects, no JetStream API, no $SYS.
 //
+// The bus is TLS-protected unless the hub turns it off: StartServer with a
+// ServerConfig.TLS requires TLS from every TCP client, and a node whose
+// credentials carry the hub's CA (Credentials.HubCA) or a tls:// URL dials
+// with TLS and trusts that CA only. Package bustls makes and keeps the
+// hub's own CA and server certificate.
+//
 // The node name always comes from the Authorizer, never from the client; a
 // client whose connection name (Dial sends "node" or "node/Name") claims
 // another node is refused, so a credentials file naming the wrong node fails

@@ -3,6 +3,7 @@ package bus
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -52,7 +53,15 @@ type ServerConfig struct {
 	Auth Authorizer
 	// Logger receives the server's log; nil discards it.
 	Logger *slog.Logger
+	// TLS, when not nil, is the server side of TLS (see bustls): every TCP
+	// client must then speak TLS, and ClientURL is a tls:// URL. Nil
+	// means plain TCP. The hub's in-process connections need no TLS.
+	TLS *tls.Config
 }
+
+// tlsTimeout bounds a client's TLS handshake, in seconds (nats-server's
+// default is 2 s, short for a node far away on a slow link).
+const tlsTimeout = 5
 
 // ConnEvent reports a node connection established or closed.
 type ConnEvent struct {
@@ -65,6 +74,7 @@ type ConnEvent struct {
 // Server is the hub's embedded NATS server with JetStream.
 type Server struct {
 	ns     *server.Server
+	tls    bool
 	auth   *authenticator
 	nlog   *natsLogger
 	log    *slog.Logger
@@ -142,6 +152,15 @@ func StartServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 		MaxPingsOut:                maxPingsOut,
 		Debug:                      log.Enabled(ctx, slog.LevelDebug),
 	}
+	if cfg.TLS != nil {
+		tc := cfg.TLS.Clone()
+		if tc.MinVersion < tls.VersionTLS12 {
+			tc.MinVersion = tls.VersionTLS12
+		}
+		opts.TLS = true
+		opts.TLSConfig = tc
+		opts.TLSTimeout = tlsTimeout
+	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
 		cancel()
@@ -150,7 +169,7 @@ func StartServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 	a.ns = ns
 	nlog := newNATSLogger(log)
 	ns.SetLogger(nlog, opts.Debug, false)
-	s := &Server{ns: ns, auth: a, nlog: nlog, log: log, cancel: cancel, done: make(chan struct{}), live: map[uint64]ConnEvent{}}
+	s := &Server{ns: ns, tls: cfg.TLS != nil, auth: a, nlog: nlog, log: log, cancel: cancel, done: make(chan struct{}), live: map[uint64]ConnEvent{}}
 
 	ns.Start()
 	if err := s.waitReady(ctx); err != nil {
@@ -165,7 +184,7 @@ func StartServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 		_ = s.Shutdown(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("bus: start server on %s: %w", cfg.Listen, err)
 	}
-	log.Info("bus: server started", "url", s.ClientURL(), "data_dir", cfg.DataDir)
+	log.Info("bus: server started", "url", s.ClientURL(), "tls", s.tls, "data_dir", cfg.DataDir)
 	return s, nil
 }
 
@@ -201,13 +220,18 @@ func (s *Server) waitReady(ctx context.Context) error {
 }
 
 // ClientURL returns the URL on which this process can reach the server,
-// with the real port when Listen asked for port 0. An unspecified listen host
+// with the real port when Listen asked for port 0: tls://host:port when the
+// server requires TLS, else nats://host:port. An unspecified listen host
 // (0.0.0.0, ::) is given as the loopback address. Nodes elsewhere need the
 // hub's public address instead.
 func (s *Server) ClientURL() string {
+	scheme := "nats://"
+	if s.tls {
+		scheme = "tls://"
+	}
 	addr, ok := s.ns.Addr().(*net.TCPAddr)
 	if !ok || addr == nil {
-		return s.ns.ClientURL()
+		return scheme + strings.TrimPrefix(s.ns.ClientURL(), "nats://")
 	}
 	ip := addr.IP
 	if ip == nil || ip.IsUnspecified() {
@@ -217,7 +241,7 @@ func (s *Server) ClientURL() string {
 			ip = net.IPv4(127, 0, 0, 1)
 		}
 	}
-	return "nats://" + net.JoinHostPort(ip.String(), strconv.Itoa(addr.Port))
+	return scheme + net.JoinHostPort(ip.String(), strconv.Itoa(addr.Port))
 }
 
 // ConnectHub returns an in-process connection with full rights, for the hub

@@ -1,9 +1,12 @@
 package hub
 
 import (
+	"net"
+	"net/url"
 	"path/filepath"
 	"strings"
 
+	"github.com/cancerimage/cie/internal/bus/bustls"
 	"github.com/cancerimage/cie/internal/config"
 )
 
@@ -15,11 +18,28 @@ type Config struct {
 	HTTP    config.HTTP `yaml:"http"`
 	Bus     struct {
 		Listen    string `yaml:"listen" help:"host:port of the NATS bus that nodes dial"`
-		PublicURL string `yaml:"public_url" help:"bus URL written into node credentials (default nats://LISTEN)"`
+		PublicURL string `yaml:"public_url" help:"bus URL written into node credentials (default tls://LISTEN, or nats://LISTEN with tls: off)"`
+		TLS       string `yaml:"tls" help:"TLS of the bus: auto (the hub's own CA and certificate, under DATA_DIR/keys), files (tls_cert and tls_key), or off"`
+		TLSCert   string `yaml:"tls_cert" help:"with tls: files, the bus server's certificate chain (PEM file)"`
+		TLSKey    string `yaml:"tls_key" help:"with tls: files, the bus server's private key (PEM file)"`
+		TLSCA     string `yaml:"tls_ca" help:"with tls: files, the CA certificate(s) written into node credentials (PEM file; default: nodes trust their system's CAs)"`
 	} `yaml:"bus"`
 	Log           config.Log `yaml:"log"`
 	SecureCookies bool       `yaml:"secure_cookies" help:"mark session cookies Secure (set when served over HTTPS)"`
 }
+
+// The values of bus.tls.
+const (
+	// BusTLSAuto: the hub keeps its own CA and a server certificate signed
+	// by it under DATA_DIR/keys; node credentials carry the CA.
+	BusTLSAuto = "auto"
+	// BusTLSFiles: the server certificate and key come from bus.tls_cert and
+	// bus.tls_key; node credentials carry bus.tls_ca, if set.
+	BusTLSFiles = "files"
+	// BusTLSOff: plain TCP. Only for a bus that never leaves a trusted
+	// network.
+	BusTLSOff = "off"
+)
 
 // DefaultConfig returns the defaults, for a hub whose data lives in dir.
 func DefaultConfig() Config {
@@ -28,6 +48,7 @@ func DefaultConfig() Config {
 	c.DataDir = "./cie-hub"
 	c.HTTP.Listen = "127.0.0.1:8080"
 	c.Bus.Listen = "127.0.0.1:4222"
+	c.Bus.TLS = BusTLSAuto
 	c.Log = config.DefaultLog
 	return c
 }
@@ -49,10 +70,60 @@ func (c *Config) Validate() error {
 	if err := config.CheckHostPort("bus.listen", c.Bus.Listen); err != nil {
 		return err
 	}
-	if c.Bus.PublicURL == "" {
-		c.Bus.PublicURL = "nats://" + c.Bus.Listen
-	} else if err := config.CheckURL("bus.public_url", c.Bus.PublicURL, "nats", "tls", "ws", "wss"); err != nil {
+	if err := c.checkBusTLS(); err != nil {
 		return err
 	}
+	if c.Bus.PublicURL == "" {
+		c.Bus.PublicURL = "tls://" + c.Bus.Listen
+		if c.Bus.TLS == BusTLSOff {
+			c.Bus.PublicURL = "nats://" + c.Bus.Listen
+		}
+	} else if err := config.CheckURL("bus.public_url", c.Bus.PublicURL, "nats", "tls", "ws", "wss"); err != nil {
+		return err
+	} else if c.Bus.TLS == BusTLSOff && strings.HasPrefix(c.Bus.PublicURL, "tls://") {
+		return config.Errorf("bus.public_url", "%q asks nodes for TLS, but bus.tls is off", c.Bus.PublicURL)
+	}
 	return c.Log.Check("log")
+}
+
+// checkBusTLS checks bus.tls and the fields that go with it; empty means
+// auto.
+func (c *Config) checkBusTLS() error {
+	if c.Bus.TLS == "" {
+		c.Bus.TLS = BusTLSAuto
+	}
+	if err := config.CheckOneOf("bus.tls", c.Bus.TLS, BusTLSAuto, BusTLSFiles, BusTLSOff); err != nil {
+		return err
+	}
+	if c.Bus.TLS == BusTLSFiles {
+		if c.Bus.TLSCert == "" {
+			return config.Errorf("bus.tls_cert", "must be set with bus.tls: files")
+		}
+		if c.Bus.TLSKey == "" {
+			return config.Errorf("bus.tls_key", "must be set with bus.tls: files")
+		}
+		return nil
+	}
+	for _, f := range []struct{ key, v string }{{"bus.tls_cert", c.Bus.TLSCert}, {"bus.tls_key", c.Bus.TLSKey}, {"bus.tls_ca", c.Bus.TLSCA}} {
+		if f.v != "" {
+			return config.Errorf(f.key, "is used only with bus.tls: files (bus.tls is %s)", c.Bus.TLS)
+		}
+	}
+	return nil
+}
+
+// BusHosts returns the hosts the bus server's certificate must name: the
+// host of bus.public_url and of bus.listen (unless it is unspecified, such
+// as 0.0.0.0).
+func (c Config) BusHosts() []string {
+	var hosts []string
+	for _, one := range strings.Split(c.Bus.PublicURL, ",") {
+		if u, err := url.Parse(strings.TrimSpace(one)); err == nil {
+			hosts = append(hosts, u.Hostname())
+		}
+	}
+	if h, _, err := net.SplitHostPort(c.Bus.Listen); err == nil {
+		hosts = append(hosts, h)
+	}
+	return bustls.Hosts(hosts...)
 }

@@ -172,8 +172,13 @@ func (h *Hub) Run(ctx context.Context) error {
 	h.httpURL = "http://" + ln.Addr().String()
 	h.mu.Unlock()
 
+	busLog := h.log.With("part", "bus")
+	busTLS, err := busServerTLS(h.cfg, busLog)
+	if err != nil {
+		return fmt.Errorf("starting bus: %w", err)
+	}
 	srv, err := bus.StartServer(ctx, bus.ServerConfig{
-		Listen: h.cfg.Bus.Listen, DataDir: filepath.Join(h.cfg.DataDir, "bus"), Auth: h, Logger: h.log.With("part", "bus"),
+		Listen: h.cfg.Bus.Listen, DataDir: filepath.Join(h.cfg.DataDir, "bus"), Auth: h, Logger: busLog, TLS: busTLS,
 	})
 	if err != nil {
 		return fmt.Errorf("starting bus: %w", err)
