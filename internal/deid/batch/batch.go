@@ -47,7 +47,7 @@ type Options struct {
 type FileReport struct {
 	Input  string `json:"input"`
 	Output string `json:"output,omitempty"` // relative to Out
-	Status string `json:"status"`           // "ok" or "quarantined"
+	Status string `json:"status"`           // "ok", "duplicate" (same instance as an earlier input) or "quarantined"
 	Reason string `json:"reason,omitempty"`
 	Detail string `json:"detail,omitempty"`
 }
@@ -63,6 +63,7 @@ type Report struct {
 	Workers     int            `json:"workers"`
 	FilesIn     int            `json:"files_in"`
 	FilesOut    int            `json:"files_out"`
+	Duplicates  int            `json:"duplicates"` // inputs whose SOP instance another input (earlier in name order) already gave
 	Quarantined int            `json:"quarantined"`
 	ByReason    map[string]int `json:"quarantined_by_reason"`
 	Patients    int            `json:"patients"`
@@ -127,6 +128,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	var bytesIn, bytesOut atomic.Int64
 	var mu sync.Mutex
 	patients, studies, series := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	claims := &claims{by: map[string]int{}}
 	jobs := make(chan int)
 	var wg sync.WaitGroup
 	for w := 0; w < o.Workers; w++ {
@@ -135,7 +137,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 			defer wg.Done()
 			for i := range jobs {
 				s := srcs[i]
-				fr, res, nin, nout := one(o, out, q, s)
+				fr, res, nin, nout := one(o, out, q, s, i, claims)
 				rep.Files[i] = fr
 				bytesIn.Add(nin)
 				bytesOut.Add(nout)
@@ -171,6 +173,12 @@ feed:
 	for i, fr := range rep.Files {
 		switch fr.Status {
 		case "ok":
+			if claims.owner(fr.Output) != i {
+				rep.Files[i].Status = "duplicate"
+				rep.Files[i].Detail = "the same SOP instance as " + srcs[claims.owner(fr.Output)].name + ", which is the one kept"
+				rep.Duplicates++
+				continue
+			}
 			rep.FilesOut++
 		case "quarantined":
 			rep.Quarantined++
@@ -260,9 +268,37 @@ func (s source) open() (io.ReaderAt, int64, func(), error) {
 	return bytes.NewReader(b), int64(len(b)), func() {}, nil
 }
 
+// claims decides which input owns an output path when several inputs are
+// the same SOP instance: the first in name order, whatever the order in
+// which the workers finish, so that runs are repeatable.
+type claims struct {
+	mu sync.Mutex
+	by map[string]int
+}
+
+// write writes f to out/rel unless an earlier input already owns rel.
+func (c *claims) write(out, rel string, idx int, f *dicom.File) (int64, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if prev, ok := c.by[rel]; ok && prev < idx {
+		return 0, nil
+	}
+	n, err := writeAtomic(filepath.Join(out, rel), f)
+	if err == nil {
+		c.by[rel] = idx
+	}
+	return n, err
+}
+
+func (c *claims) owner(rel string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.by[rel]
+}
+
 // one de-identifies one source; it never returns an error: every failure
 // is a quarantine with its reason.
-func one(o Options, out, q string, s source) (FileReport, deid.Result, int64, int64) {
+func one(o Options, out, q string, s source, idx int, c *claims) (FileReport, deid.Result, int64, int64) {
 	fr := FileReport{Input: s.name}
 	r, size, closeSrc, err := s.open()
 	if err != nil {
@@ -291,7 +327,7 @@ func one(o Options, out, q string, s source) (FileReport, deid.Result, int64, in
 		return quar(deid.ReasonInvalidElement, err.Error())
 	}
 	rel := filepath.Join(safeName(res.PatientPseudonym), safeName(res.StudyUID), safeName(res.SeriesUID), safeName(res.InstanceUID)+".dcm")
-	n, err := writeAtomic(filepath.Join(out, rel), f)
+	n, err := c.write(out, rel, idx, f)
 	if err != nil {
 		return quar(deid.ReasonInvalidElement, "writing the de-identified file: "+err.Error())
 	}
