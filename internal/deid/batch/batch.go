@@ -276,18 +276,27 @@ type claims struct {
 	by map[string]int
 }
 
-// write writes f to out/rel unless an earlier input already owns rel.
+// write writes f to out/rel unless an earlier input already owns rel. The
+// file is written to a temporary name outside the lock; only the check and
+// the rename are serialized.
 func (c *claims) write(out, rel string, idx int, f *dicom.File) (int64, error) {
+	path := filepath.Join(out, rel)
+	tmp, n, err := writeTemp(path, f)
+	if err != nil {
+		return 0, err
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if prev, ok := c.by[rel]; ok && prev < idx {
+		os.Remove(tmp)
 		return 0, nil
 	}
-	n, err := writeAtomic(filepath.Join(out, rel), f)
-	if err == nil {
-		c.by[rel] = idx
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return 0, err
 	}
-	return n, err
+	c.by[rel] = idx
+	return n, nil
 }
 
 func (c *claims) owner(rel string) int {
@@ -348,26 +357,26 @@ func safeName(s string) string {
 	}, s)
 }
 
-// writeAtomic writes f to path through a temporary file and a rename, so
-// that a crash leaves no half-written output.
-func writeAtomic(path string, f *dicom.File) (int64, error) {
+// writeTemp writes f beside path under a temporary name and returns it; the
+// caller renames it into place, so that a crash leaves no half-written
+// output.
+func writeTemp(path string, f *dicom.File) (string, int64, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return 0, err
+		return "", 0, err
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".deid-*")
 	if err != nil {
-		return 0, err
+		return "", 0, err
 	}
-	defer os.Remove(tmp.Name())
 	n, err := f.WriteTo(tmp)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
 	if err != nil {
-		tmp.Close()
-		return 0, err
+		os.Remove(tmp.Name())
+		return "", 0, err
 	}
-	if err := tmp.Close(); err != nil {
-		return 0, err
-	}
-	return n, os.Rename(tmp.Name(), path)
+	return tmp.Name(), n, nil
 }
 
 // copyToQuarantine keeps the original bytes of a refused file with a note
