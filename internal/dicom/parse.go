@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 )
 
 // Defaults of ParseOptions.
@@ -95,6 +96,7 @@ func Parse(r io.ReaderAt, size int64, opt ParseOptions) (*File, error) {
 		return nil, fmt.Errorf("dicom: negative size %d", size)
 	}
 	p := newParser(r, size, opt)
+	defer func() { p.release() }()
 	f := &File{}
 	off := int64(0)
 	if size >= 132 {
@@ -150,6 +152,7 @@ func Parse(r io.ReaderAt, size int64, opt ParseOptions) (*File, error) {
 			}
 			return nil, pe
 		}
+		p.release()
 		p = newParser(bytes.NewReader(data), int64(len(data)), opt)
 		p.inflated = true
 		off = 0
@@ -209,6 +212,7 @@ const (
 )
 
 type parser struct {
+	pooled   *[]byte // winBuf, when it came from windowPool
 	r        io.ReaderAt
 	size     int64
 	inflated bool
@@ -268,7 +272,8 @@ func (p *parser) peek(off int64, n int) ([]byte, error) {
 		return nil, p.errf(off, 0, ErrTruncated, "%d bytes wanted, %d left", n, p.size-off)
 	}
 	if p.winBuf == nil {
-		p.winBuf = make([]byte, min(int64(windowSize), p.size))
+		p.pooled = windowPool.Get().(*[]byte)
+		p.winBuf = *p.pooled
 	}
 	m := min(int64(len(p.winBuf)), p.size-off)
 	k, err := p.r.ReadAt(p.winBuf[:m], off)
@@ -280,6 +285,18 @@ func (p *parser) peek(off int64, n int) ([]byte, error) {
 	}
 	p.win, p.winOff = p.winBuf[:m], off
 	return p.win[:n], nil
+}
+
+// windowPool recycles the read windows of parsers: everything a parse keeps
+// is copied out of its window, so the window is free once Parse returns.
+var windowPool = sync.Pool{New: func() any { b := make([]byte, windowSize); return &b }}
+
+// release returns the parser's window to the pool.
+func (p *parser) release() {
+	if p.pooled != nil {
+		windowPool.Put(p.pooled)
+		p.pooled, p.winBuf, p.win = nil, nil, nil
+	}
 }
 
 // keep copies b into memory owned by the parsed data (small copies share slabs).

@@ -5,9 +5,13 @@ import (
 	"compress/flate"
 	"fmt"
 	"io"
+	"sync"
 )
 
 var dicm = []byte("DICM")
+
+// writerPool recycles the 64 KiB buffers of WriteTo.
+var writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 64<<10) }}
 
 // WriteTo writes the file: preamble and "DICM" (if Preamble is not nil), the meta group
 // (if Meta is not nil) and the data set, in the encoding they were read with. Elements
@@ -15,7 +19,9 @@ var dicm = []byte("DICM")
 // from the source, which must still be open.
 func (f *File) WriteTo(w io.Writer) (int64, error) {
 	cw := &countWriter{w: w}
-	bw := bufio.NewWriterSize(cw, 64<<10)
+	bw := writerPool.Get().(*bufio.Writer)
+	bw.Reset(cw)
+	defer func() { bw.Reset(nil); writerPool.Put(bw) }()
 	err := f.write(bw)
 	if err == nil {
 		err = bw.Flush()
