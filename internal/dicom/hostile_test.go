@@ -202,8 +202,8 @@ func TestPreambleWithoutMeta(t *testing.T) {
 
 func TestMaxElements(t *testing.T) {
 	var body []byte
-	for range 1000 {
-		body = append(body, 0x09, 0x00, 0x10, 0x10, 'O', 'B', 0, 0, 0, 0, 0, 0)
+	for i := range 1000 { // (0009,1000+i): distinct tags in ascending order
+		body = append(body, 0x09, 0x00, byte(i), 0x10+byte(i>>8), 'O', 'B', 0, 0, 0, 0, 0, 0)
 	}
 	data := part10(dicom.ExplicitVRLittleEndianUID, body)
 	_, err := dicom.Parse(bytes.NewReader(data), int64(len(data)), dicom.ParseOptions{MaxElements: 500})
@@ -212,4 +212,18 @@ func TestMaxElements(t *testing.T) {
 		t.Fatalf("err = %v, want ErrTooLarge at offset %d", err, 160+12*499)
 	}
 	parseBytes(t, data, dicom.ParseOptions{})
+}
+
+// TestDuplicateTagRejected: the same tag twice in one data set is refused
+// with its offset and tag, so that nothing downstream edits one copy and
+// leaves the other (found by FuzzParse, seed 8fb427a620bd6dc9).
+func TestDuplicateTagRejected(t *testing.T) {
+	el := func(v string) []byte { return append([]byte{0x10, 0x00, 0x10, 0x00, 'P', 'N', byte(len(v)), 0}, v...) }
+	body := append(el("Doe^John"), el("Roe^Jane")...)
+	data := part10(dicom.ExplicitVRLittleEndianUID, body)
+	_, err := dicom.Parse(bytes.NewReader(data), int64(len(data)), dicom.ParseOptions{})
+	var pe *dicom.ParseError
+	if !errors.As(err, &pe) || !errors.Is(err, dicom.ErrMalformed) || pe.Tag != dicom.NewTag(0x0010, 0x0010) || !strings.Contains(err.Error(), "appears twice") {
+		t.Fatalf("err = %v", err)
+	}
 }

@@ -396,6 +396,7 @@ func (p *parser) parseMeta(ds *Dataset, off int64) (int64, error) {
 // (undefItem), up to and including its item delimitation item.
 func (p *parser) parseDataset(ds *Dataset, off, end int64, undefItem bool) (int64, error) {
 	first := true
+	var seen map[Tag]struct{} // tags so far, once they stop ascending
 	for off < end {
 		if end-off < 8 {
 			return 0, p.errf(off, 0, ErrTruncated, "%d bytes left, too few for an element header", end-off)
@@ -438,6 +439,22 @@ func (p *parser) parseDataset(ds *Dataset, off, end int64, undefItem bool) (int6
 		e, next, err := p.parseElement(ds.enc, off, end)
 		if err != nil {
 			return 0, err
+		}
+		// A tag twice in one data set is malformed, and dangerous: an editor
+		// (a de-identifier) that changes "the" element would leave the other.
+		// While the tags ascend (as they must) a repeat is the previous tag;
+		// once they do not, every tag is looked up in a set.
+		if n := len(ds.elems); seen != nil || n > 0 && e.Tag <= ds.elems[n-1].Tag {
+			if seen == nil {
+				seen = make(map[Tag]struct{}, n+1)
+				for _, x := range ds.elems {
+					seen[x.Tag] = struct{}{}
+				}
+			}
+			if _, dup := seen[e.Tag]; dup {
+				return 0, p.errf(off, e.Tag, nil, "element %s appears twice in the same data set", e.Tag)
+			}
+			seen[e.Tag] = struct{}{}
 		}
 		ds.elems = append(ds.elems, e)
 		off = next
