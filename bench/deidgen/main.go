@@ -34,15 +34,7 @@ func main() {
 			}
 			patient := i % 50
 			set := func(d *dicom.Dataset, g, e uint16, vr dicom.VR, v string) {
-				b := []byte(v)
-				if len(b)%2 == 1 {
-					if vr == dicom.UI {
-						b = append(b, 0)
-					} else {
-						b = append(b, ' ')
-					}
-				}
-				if err := d.Set(dicom.NewTag(g, e), vr, b); err != nil {
+				if err := d.Set(dicom.NewTag(g, e), vr, dicom.PadText(vr, v)); err != nil {
 					log.Fatal(err)
 				}
 			}

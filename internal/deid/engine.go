@@ -126,7 +126,7 @@ func str(ds *dicom.Dataset, tag dicom.Tag) string {
 	if err != nil {
 		return ""
 	}
-	return textValue(v)
+	return dicom.TrimText(v)
 }
 
 // Check returns a *QuarantineError if the file must not be de-identified
@@ -184,7 +184,7 @@ func (en *Engine) Apply(f *dicom.File) (Result, error) {
 	}
 	// Pseudonyms in place of the identifiers the profile emptied.
 	set := func(tag dicom.Tag, vr dicom.VR, v string) error {
-		if err := ds.Set(tag, vr, encodeText(vr, v)); err != nil {
+		if err := ds.Set(tag, vr, dicom.PadText(vr, v)); err != nil {
 			return quarantine(ReasonInvalidElement, "setting %s: %v", tag, err)
 		}
 		return nil
@@ -209,7 +209,7 @@ func (en *Engine) Apply(f *dicom.File) (Result, error) {
 			return res, err
 		}
 		if inst := str(ds, tagSOPInstanceUID); inst != "" {
-			if err := f.Meta.Set(tagMediaStorageSOPInst, dicom.UI, encodeText(dicom.UI, inst)); err != nil {
+			if err := f.Meta.Set(tagMediaStorageSOPInst, dicom.UI, dicom.PadText(dicom.UI, inst)); err != nil {
 				return res, quarantine(ReasonInvalidElement, "setting %s: %v", tagMediaStorageSOPInst, err)
 			}
 		}
@@ -350,14 +350,14 @@ func (r *run) uids(ds *dicom.Dataset, e *dicom.Element, vr dicom.VR) error {
 	if err != nil {
 		return quarantine(ReasonInvalidElement, "reading %s: %v", e.Tag, err)
 	}
-	vals := strings.Split(textValue(v), `\`)
+	vals := strings.Split(dicom.TrimText(v), `\`)
 	for i, u := range vals {
 		if u = strings.TrimSpace(u); u != "" {
 			vals[i] = r.en.ps.UID(u)
 		}
 	}
 	r.res.Replaced++
-	return r.set(ds, e, dicom.UI, encodeText(dicom.UI, strings.Join(vals, `\`)))
+	return r.set(ds, e, dicom.UI, dicom.PadText(dicom.UI, strings.Join(vals, `\`)))
 }
 
 // clean carries out C: dates are shifted (Modified Dates), times kept,
@@ -373,7 +373,7 @@ func (r *run) clean(ds *dicom.Dataset, e *dicom.Element, vr dicom.VR) error {
 	}
 	switch vr {
 	case dicom.DA, dicom.DT:
-		s := textValue(v)
+		s := dicom.TrimText(v)
 		if s == "" {
 			return nil
 		}
@@ -386,7 +386,7 @@ func (r *run) clean(ds *dicom.Dataset, e *dicom.Element, vr dicom.VR) error {
 		if !ok { // not a date: cannot keep its meaning, so no value
 			return r.set(ds, e, vr, nil)
 		}
-		return r.set(ds, e, vr, encodeText(vr, out))
+		return r.set(ds, e, vr, dicom.PadText(vr, out))
 	case dicom.TM:
 		return nil
 	case dicom.LO, dicom.SH, dicom.ST, dicom.LT, dicom.UT, dicom.UC, dicom.PN, dicom.CS:
@@ -412,7 +412,7 @@ func (r *run) privates(ds *dicom.Dataset) error {
 	for _, e := range ds.Elements() {
 		if e.Tag.IsPrivate() && e.Tag.Element() >= 0x10 && e.Tag.Element() <= 0xFF {
 			if v, err := e.Value(); err == nil {
-				creators[e.Tag] = strings.TrimSpace(textValue(v))
+				creators[e.Tag] = strings.TrimSpace(dicom.TrimText(v))
 			}
 		}
 	}
@@ -449,10 +449,10 @@ func (r *run) privates(ds *dicom.Dataset) error {
 // mark records the de-identification in the data set (PS3.15 E.1.1).
 func (r *run) mark(ds *dicom.Dataset) error {
 	en := r.en
-	if err := ds.Set(tagIdentityRemoved, dicom.CS, encodeText(dicom.CS, "YES")); err != nil {
+	if err := ds.Set(tagIdentityRemoved, dicom.CS, dicom.PadText(dicom.CS, "YES")); err != nil {
 		return quarantine(ReasonInvalidElement, "marking: %v", err)
 	}
-	if err := ds.Set(tagMethod, dicom.LO, encodeText(dicom.LO, splitLO(en.method))); err != nil {
+	if err := ds.Set(tagMethod, dicom.LO, dicom.PadText(dicom.LO, splitLO(en.method))); err != nil {
 		return quarantine(ReasonInvalidElement, "marking: %v", err)
 	}
 	items := make([]*dicom.Dataset, 0, len(en.codes))
@@ -463,7 +463,7 @@ func (r *run) mark(ds *dicom.Dataset) error {
 			vr  dicom.VR
 			v   string
 		}{{tagCodeValue, dicom.SH, c.Value}, {tagCodingScheme, dicom.SH, c.Scheme}, {tagCodeMeaning, dicom.LO, c.Meaning}} {
-			if err := it.Set(kv.tag, kv.vr, encodeText(kv.vr, kv.v)); err != nil {
+			if err := it.Set(kv.tag, kv.vr, dicom.PadText(kv.vr, kv.v)); err != nil {
 				return quarantine(ReasonInvalidElement, "marking: %v", err)
 			}
 		}
@@ -479,7 +479,7 @@ func (r *run) mark(ds *dicom.Dataset) error {
 	case en.opts.Has(profile.RetainLongModifiedDates):
 		long = "MODIFIED"
 	}
-	if err := ds.Set(tagLongitudinal, dicom.CS, encodeText(dicom.CS, long)); err != nil {
+	if err := ds.Set(tagLongitudinal, dicom.CS, dicom.PadText(dicom.CS, long)); err != nil {
 		return quarantine(ReasonInvalidElement, "marking: %v", err)
 	}
 	return nil

@@ -7,48 +7,30 @@ import (
 	"github.com/cancerimage/cie/internal/dicom"
 )
 
-// textValue returns the string of a text or UID value: padding removed.
-func textValue(b []byte) string {
-	return strings.TrimRight(string(b), " \x00")
-}
-
-// encodeText pads a text value to even length: UIDs with NUL, the rest with a space.
-func encodeText(vr dicom.VR, s string) []byte {
-	b := []byte(s)
-	if len(b)%2 == 1 {
-		if vr == dicom.UI {
-			b = append(b, 0)
-		} else {
-			b = append(b, ' ')
-		}
-	}
-	return b
-}
-
 // dummy returns a non-empty value consistent with vr that identifies
 // nobody, for action D; nil for VRs whose dummy is best left empty.
 func dummy(vr dicom.VR) []byte {
 	switch vr {
 	case dicom.AE:
-		return encodeText(vr, "ANONYMOUS")
+		return dicom.PadText(vr, "ANONYMOUS")
 	case dicom.AS:
-		return encodeText(vr, "000D")
+		return dicom.PadText(vr, "000D")
 	case dicom.CS:
-		return encodeText(vr, "ANONYMIZED")
+		return dicom.PadText(vr, "ANONYMIZED")
 	case dicom.DA:
-		return encodeText(vr, "19000101")
+		return dicom.PadText(vr, "19000101")
 	case dicom.DT:
-		return encodeText(vr, "19000101000000")
+		return dicom.PadText(vr, "19000101000000")
 	case dicom.TM:
-		return encodeText(vr, "000000")
+		return dicom.PadText(vr, "000000")
 	case dicom.DS, dicom.IS:
-		return encodeText(vr, "0")
+		return dicom.PadText(vr, "0")
 	case dicom.LO, dicom.SH, dicom.ST, dicom.LT, dicom.UT, dicom.UC:
-		return encodeText(vr, "ANONYMIZED")
+		return dicom.PadText(vr, "ANONYMIZED")
 	case dicom.PN:
-		return encodeText(vr, "ANONYMIZED")
+		return dicom.PadText(vr, "ANONYMIZED")
 	case dicom.UR:
-		return encodeText(vr, "urn:x:anonymized")
+		return dicom.PadText(vr, "urn:x:anonymized")
 	case dicom.US, dicom.SS:
 		return []byte{0, 0}
 	case dicom.UL, dicom.SL, dicom.FL:

@@ -220,14 +220,6 @@ func (h *Hub) Run(ctx context.Context) error {
 	return err
 }
 
-// HTTPAddr returns the address the hub's HTTP server listens on, once Run has
-// started it.
-func (h *Hub) HTTPAddr() string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.httpURL
-}
-
 // BusURL returns the client URL of the running bus.
 func (h *Hub) BusURL() string {
 	h.mu.Lock()

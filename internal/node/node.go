@@ -347,10 +347,3 @@ func (n *Node) witness(ctx context.Context, nc *nats.Conn) error {
 	}
 	return fmt.Errorf("hub refused checkpoint %d", parsed.Size)
 }
-
-// HTTPAddr returns the address of the node's HTTP listener once running.
-func (n *Node) HTTPAddr() string {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.httpURL
-}

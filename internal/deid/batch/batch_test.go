@@ -88,7 +88,7 @@ func get(ds *dicom.Dataset, tag dicom.Tag) string {
 		return ""
 	}
 	v, _ := e.Value()
-	return strings.TrimRight(string(v), " \x00")
+	return dicom.TrimText(v)
 }
 
 // TestEveryFileAccountedFor: every input is output or quarantined with a
@@ -202,7 +202,7 @@ func TestUIDsConsistent(t *testing.T) {
 				return nil
 			}
 			v, _ := e.Value()
-			ref := strings.TrimRight(string(v), " \x00")
+			ref := dicom.TrimText(v)
 			if outInstances[ref] {
 				resolved++
 			}
@@ -407,11 +407,7 @@ func referencingSeries(t *testing.T, dir string) int {
 		}
 		ds := f.Dataset
 		set := func(d *dicom.Dataset, tag dicom.Tag, v string) {
-			b := []byte(v)
-			if len(b)%2 == 1 {
-				b = append(b, 0)
-			}
-			if err := d.Set(tag, dicom.UI, b); err != nil {
+			if err := d.Set(tag, dicom.UI, dicom.PadText(dicom.UI, v)); err != nil {
 				t.Fatal(err)
 			}
 		}

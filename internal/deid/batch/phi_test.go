@@ -48,17 +48,6 @@ func plantValue(vr string, n int) string {
 	return ""
 }
 
-func pad(vr dicom.VR, s string) []byte {
-	b := []byte(s)
-	if len(b)%2 == 1 {
-		if vr == dicom.UI {
-			return append(b, 0)
-		}
-		return append(b, ' ')
-	}
-	return b
-}
-
 // plant puts a marker into every attribute of Table E.1-1 whose VR can
 // carry one, at the top level and inside a nested sequence, and into a
 // private element; it returns the markers.
@@ -85,13 +74,13 @@ func plant(t *testing.T, f *dicom.File, n *int) []marker {
 		}
 		vr := dicom.VR(uint16(e.VR[0])<<8 | uint16(e.VR[1]))
 		*n++
-		if err := ds.Set(tag, vr, pad(vr, val)); err != nil {
+		if err := ds.Set(tag, vr, dicom.PadText(vr, val)); err != nil {
 			t.Fatalf("planting %s: %v", tag, err)
 		}
 		ms = append(ms, marker{tag, "top", val})
 		nv := plantValue(e.VR, *n)
 		*n++
-		if err := nestedItem.Set(tag, vr, pad(vr, nv)); err != nil {
+		if err := nestedItem.Set(tag, vr, dicom.PadText(vr, nv)); err != nil {
 			t.Fatalf("planting nested %s: %v", tag, err)
 		}
 		ms = append(ms, marker{tag, "nested", nv})
@@ -108,17 +97,17 @@ func plant(t *testing.T, f *dicom.File, n *int) []marker {
 	}{{dicom.NewTag(0x6002, 0x4000), dicom.LT}, {dicom.NewTag(0x5004, 0x0022), dicom.LO}} {
 		v := plantValue("LO", *n)
 		*n++
-		if err := ds.Set(p.tag, p.vr, pad(p.vr, v)); err != nil {
+		if err := ds.Set(p.tag, p.vr, dicom.PadText(p.vr, v)); err != nil {
 			t.Fatal(err)
 		}
 		ms = append(ms, marker{p.tag, "top", v})
 	}
-	if err := ds.Set(dicom.NewTag(0x0029, 0x0010), dicom.LO, pad(dicom.LO, "ZQ CREATOR")); err != nil {
+	if err := ds.Set(dicom.NewTag(0x0029, 0x0010), dicom.LO, dicom.PadText(dicom.LO, "ZQ CREATOR")); err != nil {
 		t.Fatal(err)
 	}
 	v := plantValue("LO", *n)
 	*n++
-	if err := ds.Set(dicom.NewTag(0x0029, 0x1001), dicom.LO, pad(dicom.LO, v)); err != nil {
+	if err := ds.Set(dicom.NewTag(0x0029, 0x1001), dicom.LO, dicom.PadText(dicom.LO, v)); err != nil {
 		t.Fatal(err)
 	}
 	ms = append(ms, marker{dicom.NewTag(0x0029, 0x1001), "private", v})
