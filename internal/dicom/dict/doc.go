@@ -16,4 +16,4 @@
 // private creator.
 package dict
 
-//go:generate go run ./gen -in ../../../../shared/reference/dicom-standard/attributes.json -out dict_gen.go
+//go:generate go run ./gen -in ../../../../shared/reference/dicom-standard/attributes.json -out dict_gen.go -tags ../tags/tags_gen.go
