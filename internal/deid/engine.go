@@ -1,14 +1,15 @@
 package deid
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/cancerimage/cie/internal/deid/iod"
 	"github.com/cancerimage/cie/internal/deid/profile"
 	"github.com/cancerimage/cie/internal/dicom"
+	"github.com/cancerimage/cie/internal/dicom/charset"
 )
 
 // Tags the engine treats specially.
@@ -77,6 +78,9 @@ type Result struct {
 	OriginalStudyUID  string
 	// Removed, Emptied, Replaced, Kept count what the profile did.
 	Removed, Emptied, Replaced, PrivateRemoved int
+	// MovedToUTF8 is true when a value the engine wrote did not fit the file's character
+	// set, so every text value was transcoded and the file declares ISO_IR 192.
+	MovedToUTF8 bool
 }
 
 // Engine de-identifies files. It is safe for concurrent use.
@@ -114,7 +118,9 @@ type run struct {
 	sop     string
 	shift   int
 	res     *Result
-	secrets [][]byte // identifying values of this file, scrubbed from cleaned text
+	secrets []string // identifying values of this file, scrubbed from cleaned text
+	root    *dicom.Dataset
+	cs      *charset.Set // character set in force; nil when the declared one is unknown
 }
 
 func str(ds *dicom.Dataset, tag dicom.Tag) string {
@@ -175,7 +181,8 @@ func (en *Engine) Apply(f *dicom.File) (Result, error) {
 	res.OriginalPatientID = pid
 	res.OriginalStudyUID = str(ds, tagStudyInstanceUID)
 	res.PatientPseudonym = en.ps.PatientID(issuer, pid)
-	r := &run{en: en, sop: res.SOPClassUID, shift: en.ps.DateShift(issuer, pid), res: &res}
+	r := &run{en: en, sop: res.SOPClassUID, shift: en.ps.DateShift(issuer, pid), res: &res, root: ds}
+	r.cs = charsetOf(ds, charset.Default())
 	r.collectSecrets(ds)
 	acc, accIssuer := str(ds, tagAccessionNumber), str(ds, tagIssuerOfAccession)
 
@@ -183,12 +190,7 @@ func (en *Engine) Apply(f *dicom.File) (Result, error) {
 		return res, err
 	}
 	// Pseudonyms in place of the identifiers the profile emptied.
-	set := func(tag dicom.Tag, vr dicom.VR, v string) error {
-		if err := ds.Set(tag, vr, dicom.PadText(vr, v)); err != nil {
-			return quarantine(ReasonInvalidElement, "setting %s: %v", tag, err)
-		}
-		return nil
-	}
+	set := func(tag dicom.Tag, vr dicom.VR, v string) error { return r.setText(ds, tag, vr, v) }
 	if err := set(tagPatientID, dicom.LO, res.PatientPseudonym); err != nil {
 		return res, err
 	}
@@ -228,10 +230,26 @@ func (r *run) collectSecrets(ds *dicom.Dataset) {
 		dicom.NewTag(0x0010, 0x0030), dicom.NewTag(0x0010, 0x1040), dicom.NewTag(0x0010, 0x2154), // birth date, address, phone
 		dicom.NewTag(0x0010, 0x1060), tagAccessionNumber, dicom.NewTag(0x0008, 0x0090), // mother's name, referring physician
 	} {
-		v := str(ds, t)
-		for _, part := range strings.FieldsFunc(v, func(c rune) bool { return c == '^' || c == '=' || c == '\\' || c == ' ' }) {
-			if len(part) >= 3 {
-				r.secrets = append(r.secrets, []byte(part))
+		e := ds.Get(t)
+		if e == nil || e.IsSequence() {
+			continue
+		}
+		raw, err := e.Value()
+		if err != nil {
+			continue
+		}
+		cs := r.cs
+		if cs == nil {
+			cs = charset.Default()
+		}
+		v := cs.DecodeLossy(vrOf(e).String(), raw)
+		for _, part := range strings.FieldsFunc(v, func(c rune) bool {
+			return c == '^' || c == '=' || c == '\\' || c == ' ' || c == utf8.RuneError
+		}) {
+			// Three characters at least, or two for non-ASCII names (a Japanese or
+			// Chinese family name is often two characters).
+			if n := utf8.RuneCountInString(part); n >= 3 || (n == 2 && len(part) > 2) {
+				r.secrets = append(r.secrets, part)
 			}
 		}
 	}
@@ -280,9 +298,13 @@ func (r *run) cleansText() bool {
 	return o.Has(profile.CleanDescriptors) || o.Has(profile.CleanStructuredContent) || o.Has(profile.CleanGraphics)
 }
 
-// items applies the profile inside the items of a sequence.
+// items applies the profile inside the items of a sequence, each in the character set
+// it declares or inherits.
 func (r *run) items(e *dicom.Element) error {
+	outer := r.cs
+	defer func() { r.cs = outer }()
 	for _, it := range e.Items() {
+		r.cs = charsetOf(it, outer)
 		if err := r.dataset(it, false); err != nil {
 			return err
 		}
@@ -390,17 +412,18 @@ func (r *run) clean(ds *dicom.Dataset, e *dicom.Element, vr dicom.VR) error {
 	case dicom.TM:
 		return nil
 	case dicom.LO, dicom.SH, dicom.ST, dicom.LT, dicom.UT, dicom.UC, dicom.PN, dicom.CS:
-		cleaned := v
-		for _, s := range r.secrets {
-			if bytes.Contains(cleaned, s) {
-				cleaned = bytes.ReplaceAll(cleaned, s, bytes.Repeat([]byte{'X'}, len(s)))
-			}
-		}
-		if !bytes.Equal(cleaned, v) {
+		text, ok := decodeText(r.cs, vr, v)
+		if !ok {
+			// Text that cannot be read in its character set cannot be checked: it goes.
 			r.res.Replaced++
-			return r.set(ds, e, vr, cleaned)
+			return r.set(ds, e, vr, nil)
 		}
-		return nil
+		cleaned, changed := scrub(text, r.secrets)
+		if !changed {
+			return nil
+		}
+		r.res.Replaced++
+		return r.setText(ds, e.Tag, vr, cleaned)
 	}
 	return nil
 }
