@@ -1,0 +1,213 @@
+package index
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/cancerimage/cie/internal/store"
+)
+
+// ErrNotFound is returned when a study, series or instance is not in the index.
+var ErrNotFound = errors.New("not in the index")
+
+// Index is the archive index over the node's SQL store.
+type Index struct {
+	db *store.DB
+}
+
+// New returns the index over db, whose schema the node's migrations made.
+func New(db *store.DB) *Index { return &Index{db: db} }
+
+// Put indexes the instance r in one transaction and reports whether it was new; an
+// instance already indexed (same SOP Instance UID) is left as it is and added is false.
+func (ix *Index) Put(ctx context.Context, r Record, now time.Time) (added bool, err error) {
+	ms := now.UnixMilli()
+	err = ix.db.Tx(ctx, func(tx *store.Tx) error {
+		added = false
+		var one int
+		switch err := tx.QueryRow(ctx, `SELECT 1 FROM instances WHERE sop_uid = ?`, r.SOPUID).Scan(&one); {
+		case err == nil:
+			return nil
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		// Patient, then study, then series, then the instance, each created on first sight.
+		res, err := tx.Exec(ctx, `INSERT INTO patients (patient_id, patient_name, birth_date, sex, num_studies, created_ms)
+			VALUES (?, ?, ?, ?, 0, ?) ON CONFLICT (patient_id) DO NOTHING`, r.PatientID, r.PatientName, r.BirthDate, r.Sex, ms)
+		if err != nil {
+			return fmt.Errorf("patient: %w", err)
+		}
+		_ = res
+		res, err = tx.Exec(ctx, `INSERT INTO studies (study_uid, patient_id, patient_name, birth_date, sex, study_date, study_time,
+			accession, study_id, description, referring, modalities, num_series, num_instances, size, created_ms, updated_ms)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', 0, 0, 0, ?, ?) ON CONFLICT (study_uid) DO NOTHING`,
+			r.StudyUID, r.PatientID, r.PatientName, r.BirthDate, r.Sex, r.StudyDate, r.StudyTime, r.Accession, r.StudyID,
+			r.StudyDesc, r.Referring, ms, ms)
+		if err != nil {
+			return fmt.Errorf("study: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			if _, err := tx.Exec(ctx, `UPDATE patients SET num_studies = num_studies + 1 WHERE patient_id = ?`, r.PatientID); err != nil {
+				return fmt.Errorf("patient count: %w", err)
+			}
+		}
+		res, err = tx.Exec(ctx, `INSERT INTO series (series_uid, study_uid, modality, series_number, description, body_part,
+			performed_date, performed_time, num_instances, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?)
+			ON CONFLICT (series_uid) DO NOTHING`,
+			r.SeriesUID, r.StudyUID, r.Modality, r.SeriesNumber, r.SeriesDesc, r.BodyPart, r.PerformedDate, r.PerformedTime, ms)
+		if err != nil {
+			return fmt.Errorf("series: %w", err)
+		}
+		newSeries := false
+		if n, _ := res.RowsAffected(); n == 1 {
+			newSeries = true
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO instances (sop_uid, series_uid, study_uid, sop_class_uid, instance_number,
+			transfer_syntax, img_rows, img_columns, frames, bits_allocated, size, sha256, blob_key, source, ingested_ms)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			r.SOPUID, r.SeriesUID, r.StudyUID, r.SOPClassUID, r.InstanceNumber, r.TransferSyntax, r.Rows, r.Columns,
+			r.Frames, r.BitsAllocated, r.Size, r.SHA256, r.BlobKey, r.Source, ms); err != nil {
+			return fmt.Errorf("instance: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE series SET num_instances = num_instances + 1 WHERE series_uid = ?`, r.SeriesUID); err != nil {
+			return fmt.Errorf("series count: %w", err)
+		}
+		var mods string
+		if err := tx.QueryRow(ctx, `SELECT modalities FROM studies WHERE study_uid = ?`, r.StudyUID).Scan(&mods); err != nil {
+			return fmt.Errorf("study modalities: %w", err)
+		}
+		seriesInc := 0
+		if newSeries {
+			seriesInc = 1
+		}
+		if _, err := tx.Exec(ctx, `UPDATE studies SET num_instances = num_instances + 1, num_series = num_series + ?,
+			size = size + ?, modalities = ?, updated_ms = ? WHERE study_uid = ?`,
+			seriesInc, r.Size, addModality(mods, r.Modality), ms, r.StudyUID); err != nil {
+			return fmt.Errorf("study counts: %w", err)
+		}
+		added = true
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("indexing instance %s: %w", r.SOPUID, store.Classify(err))
+	}
+	return added, nil
+}
+
+// addModality adds m to the sorted, backslash-separated list mods.
+func addModality(mods, m string) string {
+	if m == "" {
+		return mods
+	}
+	var list []string
+	if mods != "" {
+		list = strings.Split(mods, `\`)
+	}
+	for _, x := range list {
+		if x == m {
+			return mods
+		}
+	}
+	list = append(list, m)
+	sort.Strings(list)
+	return strings.Join(list, `\`)
+}
+
+// Instance is an indexed instance as the archive serves it.
+type Instance struct {
+	SOPUID, SeriesUID, StudyUID, SOPClassUID, TransferSyntax string
+	InstanceNumber                                           *int
+	Rows, Columns, Frames, BitsAllocated                     int
+	Size                                                     int64
+	SHA256, BlobKey, Source                                  string
+	Ingested                                                 time.Time
+}
+
+const instanceCols = `sop_uid, series_uid, study_uid, sop_class_uid, transfer_syntax, instance_number, img_rows, img_columns,
+	frames, bits_allocated, size, sha256, blob_key, source, ingested_ms`
+
+func scanInstance(sc interface{ Scan(...any) error }) (Instance, error) {
+	var in Instance
+	var num sql.NullInt64
+	var ms int64
+	err := sc.Scan(&in.SOPUID, &in.SeriesUID, &in.StudyUID, &in.SOPClassUID, &in.TransferSyntax, &num, &in.Rows, &in.Columns,
+		&in.Frames, &in.BitsAllocated, &in.Size, &in.SHA256, &in.BlobKey, &in.Source, &ms)
+	if num.Valid {
+		n := int(num.Int64)
+		in.InstanceNumber = &n
+	}
+	in.Ingested = time.UnixMilli(ms).UTC()
+	return in, err
+}
+
+// Get returns the instance with the SOP Instance UID.
+func (ix *Index) Get(ctx context.Context, sopUID string) (Instance, error) {
+	in, err := scanInstance(ix.db.QueryRow(ctx, `SELECT `+instanceCols+` FROM instances WHERE sop_uid = ?`, sopUID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return in, fmt.Errorf("instance %s: %w", sopUID, ErrNotFound)
+	}
+	if err != nil {
+		return in, fmt.Errorf("reading instance %s: %w", sopUID, err)
+	}
+	return in, nil
+}
+
+// Instances returns the instances of a study, or of one series of it when seriesUID is
+// not empty, or the one instance sopUID of that series, in series then instance number
+// order. It is ErrNotFound when there are none.
+func (ix *Index) Instances(ctx context.Context, studyUID, seriesUID, sopUID string) ([]Instance, error) {
+	q := `SELECT ` + instanceCols + ` FROM instances WHERE study_uid = ?`
+	args := []any{studyUID}
+	if seriesUID != "" {
+		q += ` AND series_uid = ?`
+		args = append(args, seriesUID)
+	}
+	if sopUID != "" {
+		q += ` AND sop_uid = ?`
+		args = append(args, sopUID)
+	}
+	q += ` ORDER BY series_uid, instance_number, sop_uid`
+	rows, err := ix.db.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("listing instances: %w", err)
+	}
+	defer rows.Close()
+	var out []Instance
+	for rows.Next() {
+		in, err := scanInstance(rows)
+		if err != nil {
+			return nil, fmt.Errorf("listing instances: %w", err)
+		}
+		out = append(out, in)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("listing instances: %w", err)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: %w", strings.Trim(studyUID+"/"+seriesUID+"/"+sopUID, "/"), ErrNotFound)
+	}
+	return out, nil
+}
+
+// Counts are the sizes of the index.
+type Counts struct {
+	Patients, Studies, Series, Instances int64
+	Bytes                                int64
+}
+
+// Counts counts what the index holds.
+func (ix *Index) Counts(ctx context.Context) (Counts, error) {
+	var c Counts
+	err := ix.db.QueryRow(ctx, `SELECT (SELECT COUNT(*) FROM patients), (SELECT COUNT(*) FROM studies),
+		(SELECT COUNT(*) FROM series), (SELECT COUNT(*) FROM instances), (SELECT COALESCE(SUM(size), 0) FROM studies)`).
+		Scan(&c.Patients, &c.Studies, &c.Series, &c.Instances, &c.Bytes)
+	if err != nil {
+		return c, fmt.Errorf("counting the index: %w", err)
+	}
+	return c, nil
+}
