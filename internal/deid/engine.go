@@ -175,6 +175,21 @@ func (en *Engine) Apply(f *dicom.File) (Result, error) {
 	if err := en.Check(f); err != nil {
 		return Result{}, err
 	}
+	return en.apply(f)
+}
+
+// ApplyReleased de-identifies f like Apply, but without the checks of Check
+// beyond the presence of a SOP Class UID: for a quarantined file that a data
+// holder looked at and released (no burned-in text, say). The profile is
+// applied in full; attributes of an unknown SOP class are taken as Type 1.
+func (en *Engine) ApplyReleased(f *dicom.File) (Result, error) {
+	if str(f.Dataset, tagSOPClassUID) == "" {
+		return Result{}, quarantine(ReasonNoSOPClass, "the data set has no SOP Class UID (0008,0016)")
+	}
+	return en.apply(f)
+}
+
+func (en *Engine) apply(f *dicom.File) (Result, error) {
 	ds := f.Dataset
 	res := Result{SOPClassUID: str(ds, tagSOPClassUID)}
 	issuer, pid := str(ds, tagIssuerOfPatientID), str(ds, tagPatientID)

@@ -1,0 +1,444 @@
+package archive
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/cancerimage/cie/internal/audit"
+	"github.com/cancerimage/cie/internal/blob"
+	"github.com/cancerimage/cie/internal/deid"
+	"github.com/cancerimage/cie/internal/dicom"
+	"github.com/cancerimage/cie/internal/dicom/dicomjson"
+	"github.com/cancerimage/cie/internal/node/index"
+	"github.com/cancerimage/cie/internal/store"
+)
+
+// Status is what became of an ingested file.
+type Status string
+
+// The outcomes of Ingest.
+const (
+	Stored      Status = "stored"
+	Duplicate   Status = "duplicate"
+	Quarantined Status = "quarantined"
+)
+
+// ReasonUnreadable is the quarantine reason of a file that is not DICOM the codec can read.
+const ReasonUnreadable = "unreadable"
+
+// ErrNotQuarantined is returned for a quarantine id that does not exist.
+var ErrNotQuarantined = errors.New("no such quarantined file")
+
+// Source says where a file came from.
+type Source struct {
+	// Kind is "dimse", "stow", "upload" or "ingest".
+	Kind string
+	// Peer is the calling AE title, user or address.
+	Peer string
+	// Name is the file's name in an upload or folder, if it had one.
+	Name string
+}
+
+func (s Source) String() string {
+	if s.Peer == "" {
+		return s.Kind
+	}
+	return s.Kind + ":" + s.Peer
+}
+
+// Outcome is the result of ingesting one file.
+type Outcome struct {
+	Status Status
+	// The de-identified identifiers, for Stored and Duplicate.
+	StudyUID, SeriesUID, SOPUID, SOPClassUID string
+	// Size is the stored file's size.
+	Size int64
+	// For Quarantined: why, and the id to release or delete it by.
+	Reason, Detail, QuarantineID string
+}
+
+// Archive ingests, stores and finds instances. It is safe for concurrent use.
+type Archive struct {
+	db     *store.DB
+	ix     *index.Index
+	blobs  *blob.Store
+	engine *deid.Engine
+	audit  *audit.Log
+	log    *slog.Logger
+	now    func() time.Time
+}
+
+// Options wire an Archive.
+type Options struct {
+	DB     *store.DB
+	Blobs  *blob.Store
+	Engine *deid.Engine
+	Audit  *audit.Log
+	Logger *slog.Logger
+}
+
+// New returns an archive.
+func New(o Options) *Archive {
+	return &Archive{db: o.DB, ix: index.New(o.DB), blobs: o.Blobs, engine: o.Engine, audit: o.Audit, log: o.Logger, now: time.Now}
+}
+
+// Index returns the archive's index.
+func (a *Archive) Index() *index.Index { return a.ix }
+
+// Blobs returns the archive's blob store.
+func (a *Archive) Blobs() *blob.Store { return a.blobs }
+
+// InstanceKey is the blob key of a stored instance, and MetadataKey that of its DICOM
+// JSON metadata.
+func InstanceKey(study, series, sop string) string {
+	return "dicom/" + study + "/" + series + "/" + sop + ".dcm"
+}
+
+// MetadataKey is the blob key of the DICOM JSON metadata of a stored instance.
+func MetadataKey(study, series, sop string) string {
+	return "dicom/" + study + "/" + series + "/" + sop + ".json"
+}
+
+// Ingest parses, de-identifies, stores and indexes the file of size bytes read from r.
+// It returns an error only when the node cannot do its part (the stores fail, ctx ends);
+// a file that is bad or unsafe is an Outcome with Status Quarantined and no error.
+func (a *Archive) Ingest(ctx context.Context, r io.ReaderAt, size int64, src Source) (Outcome, error) {
+	f, err := dicom.Parse(r, size, dicom.ParseOptions{})
+	if err != nil {
+		return a.quarantine(ctx, r, size, src, ReasonUnreadable, err.Error())
+	}
+	res, err := a.engine.Apply(f)
+	var qe *deid.QuarantineError
+	if errors.As(err, &qe) {
+		return a.quarantine(ctx, r, size, src, qe.Reason, qe.Detail)
+	}
+	if err != nil {
+		return Outcome{}, fmt.Errorf("de-identifying: %w", err)
+	}
+	return a.store(ctx, f, res, src)
+}
+
+// store writes the de-identified f and indexes it.
+func (a *Archive) store(ctx context.Context, f *dicom.File, res deid.Result, src Source) (Outcome, error) {
+	out := Outcome{StudyUID: res.StudyUID, SeriesUID: res.SeriesUID, SOPUID: res.InstanceUID, SOPClassUID: res.SOPClassUID}
+	rec, err := index.FromDataset(f.Dataset, f.TS.UID)
+	if err != nil {
+		return a.quarantineFile(ctx, f, src, "cannot-index", err.Error())
+	}
+	if _, err := a.ix.Get(ctx, rec.SOPUID); err == nil {
+		out.Status = Duplicate
+		return out, nil
+	} else if !errors.Is(err, index.ErrNotFound) {
+		return out, err
+	}
+	meta, err := metadata(f.Dataset)
+	if err != nil {
+		return a.quarantineFile(ctx, f, src, "cannot-describe", err.Error())
+	}
+	key := InstanceKey(rec.StudyUID, rec.SeriesUID, rec.SOPUID)
+	info, err := a.putFile(ctx, key, f)
+	if err != nil {
+		return out, err
+	}
+	if _, err := a.blobs.Put(ctx, MetadataKey(rec.StudyUID, rec.SeriesUID, rec.SOPUID), bytes.NewReader(meta)); err != nil {
+		return out, fmt.Errorf("storing metadata of %s: %w", rec.SOPUID, err)
+	}
+	rec.Size, rec.SHA256, rec.BlobKey, rec.Source = info.Size, hex.EncodeToString(info.SHA256), key, src.String()
+	added, err := a.ix.Put(ctx, rec, a.now())
+	if err != nil {
+		return out, err
+	}
+	out.Size = info.Size
+	out.Status = Stored
+	if !added {
+		out.Status = Duplicate // another ingest of the same instance won the race
+	}
+	return out, nil
+}
+
+// putFile streams f into the blob store under key.
+func (a *Archive) putFile(ctx context.Context, key string, f *dicom.File) (blob.Info, error) {
+	pr, pw := io.Pipe()
+	go func() {
+		_, err := f.WriteTo(pw)
+		pw.CloseWithError(err)
+	}()
+	info, err := a.blobs.Put(ctx, key, pr)
+	pr.CloseWithError(errors.New("blob store stopped reading"))
+	if err != nil {
+		return info, fmt.Errorf("storing %s: %w", key, err)
+	}
+	return info, nil
+}
+
+// metadata is the instance's DICOM JSON, with Bulk Data URIs relative to the instance's
+// URL ("bulkdata/<tag path>"); the DICOMweb service makes them absolute.
+func metadata(ds *dicom.Dataset) ([]byte, error) {
+	obj, err := dicomjson.Encode(ds, nil, dicomjson.Options{BulkURI: func(path []dicom.Tag, e *dicom.Element) string {
+		s := "bulkdata"
+		for _, t := range path {
+			s += "/" + dicomjson.Key(t)
+		}
+		return s
+	}})
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(obj)
+}
+
+// quarantine keeps the file as received, with its reason.
+func (a *Archive) quarantine(ctx context.Context, r io.ReaderAt, size int64, src Source, reason, detail string) (Outcome, error) {
+	return a.keep(ctx, io.NewSectionReader(r, 0, size), src, reason, detail)
+}
+
+// quarantineFile keeps a parsed file (which a de-identification may have changed in
+// part: it is kept for the data holder's eyes only, as everything in quarantine).
+func (a *Archive) quarantineFile(ctx context.Context, f *dicom.File, src Source, reason, detail string) (Outcome, error) {
+	var buf bytes.Buffer
+	if _, err := f.WriteTo(&buf); err != nil {
+		return Outcome{}, fmt.Errorf("quarantining: %w", err)
+	}
+	return a.keep(ctx, &buf, src, reason, detail)
+}
+
+func (a *Archive) keep(ctx context.Context, r io.Reader, src Source, reason, detail string) (Outcome, error) {
+	id := newID()
+	key := "quarantine/" + id + ".dcm"
+	info, err := a.blobs.Put(ctx, key, r)
+	if err != nil {
+		return Outcome{}, fmt.Errorf("quarantining: %w", err)
+	}
+	if _, err := a.db.Exec(ctx, `INSERT INTO quarantine (id, received_ms, source, name, reason, detail, size, blob_key)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, id, a.now().UnixMilli(), src.String(), src.Name, reason, detail, info.Size, key); err != nil {
+		return Outcome{}, fmt.Errorf("quarantining: %w", err)
+	}
+	a.log.Info("file quarantined", "id", id, "source", src.String(), "name", src.Name, "reason", reason, "detail", detail)
+	return Outcome{Status: Quarantined, Reason: reason, Detail: detail, QuarantineID: id, Size: info.Size}, nil
+}
+
+func newID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// QuarantinedFile is a file in quarantine.
+type QuarantinedFile struct {
+	ID       string
+	Received time.Time
+	Source   string
+	Name     string
+	Reason   string
+	Detail   string
+	Size     int64
+}
+
+// Quarantine lists the quarantined files, newest first, at most limit.
+func (a *Archive) Quarantine(ctx context.Context, limit int) ([]QuarantinedFile, int, error) {
+	var total int
+	if err := a.db.QueryRow(ctx, `SELECT COUNT(*) FROM quarantine`).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("counting quarantine: %w", err)
+	}
+	rows, err := a.db.Query(ctx, `SELECT id, received_ms, source, name, reason, detail, size FROM quarantine
+		ORDER BY received_ms DESC, id LIMIT ?`, limit)
+	if err != nil {
+		return nil, 0, fmt.Errorf("listing quarantine: %w", err)
+	}
+	defer rows.Close()
+	var out []QuarantinedFile
+	for rows.Next() {
+		var q QuarantinedFile
+		var ms int64
+		if err := rows.Scan(&q.ID, &ms, &q.Source, &q.Name, &q.Reason, &q.Detail, &q.Size); err != nil {
+			return nil, 0, fmt.Errorf("listing quarantine: %w", err)
+		}
+		q.Received = time.UnixMilli(ms).UTC()
+		out = append(out, q)
+	}
+	return out, total, rows.Err()
+}
+
+func (a *Archive) quarantined(ctx context.Context, id string) (QuarantinedFile, string, error) {
+	var q QuarantinedFile
+	var key string
+	var ms int64
+	err := a.db.QueryRow(ctx, `SELECT id, received_ms, source, name, reason, detail, size, blob_key FROM quarantine WHERE id = ?`, id).
+		Scan(&q.ID, &ms, &q.Source, &q.Name, &q.Reason, &q.Detail, &q.Size, &key)
+	if errors.Is(err, sql.ErrNoRows) {
+		return q, "", fmt.Errorf("quarantine %s: %w", id, ErrNotQuarantined)
+	}
+	q.Received = time.UnixMilli(ms).UTC()
+	return q, key, err
+}
+
+// Release de-identifies a quarantined file with the full profile but without the checks
+// that quarantined it (the data holder, actor, vouches for it), stores it and removes it
+// from quarantine. A file the codec cannot read cannot be released.
+func (a *Archive) Release(ctx context.Context, id, actor string) (Outcome, error) {
+	q, key, err := a.quarantined(ctx, id)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if q.Reason == ReasonUnreadable {
+		return Outcome{}, fmt.Errorf("quarantine %s: the file is not DICOM the node can read (%s); it can only be deleted", id, q.Detail)
+	}
+	rc, err := a.blobs.Get(ctx, key)
+	if err != nil {
+		return Outcome{}, fmt.Errorf("quarantine %s: %w", id, err)
+	}
+	data, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil {
+		return Outcome{}, fmt.Errorf("quarantine %s: %w", id, err)
+	}
+	f, err := dicom.Parse(bytes.NewReader(data), int64(len(data)), dicom.ParseOptions{})
+	if err != nil {
+		return Outcome{}, fmt.Errorf("quarantine %s: %w", id, err)
+	}
+	res, err := a.engine.ApplyReleased(f)
+	if err != nil {
+		return Outcome{}, fmt.Errorf("quarantine %s cannot be released: %w", id, err)
+	}
+	out, err := a.store(ctx, f, res, Source{Kind: "released", Peer: actor, Name: q.Name})
+	if err != nil {
+		return out, err
+	}
+	if out.Status == Quarantined {
+		return out, fmt.Errorf("quarantine %s cannot be released: %s", id, out.Detail)
+	}
+	if _, err := a.audit.Append(ctx, audit.Event{Type: "quarantine.released", Actor: actor, Subject: id,
+		Fields: map[string]string{"reason": q.Reason, "source": q.Source, "name": q.Name, "sop_instance_uid": out.SOPUID}}); err != nil {
+		return out, fmt.Errorf("logging release: %w", err)
+	}
+	return out, a.drop(ctx, id, key)
+}
+
+// Delete removes a quarantined file for good.
+func (a *Archive) Delete(ctx context.Context, id, actor string) error {
+	q, key, err := a.quarantined(ctx, id)
+	if err != nil {
+		return err
+	}
+	if _, err := a.audit.Append(ctx, audit.Event{Type: "quarantine.deleted", Actor: actor, Subject: id,
+		Fields: map[string]string{"reason": q.Reason, "source": q.Source, "name": q.Name, "size": strconv.FormatInt(q.Size, 10)}}); err != nil {
+		return fmt.Errorf("logging deletion: %w", err)
+	}
+	return a.drop(ctx, id, key)
+}
+
+func (a *Archive) drop(ctx context.Context, id, key string) error {
+	if _, err := a.db.Exec(ctx, `DELETE FROM quarantine WHERE id = ?`, id); err != nil {
+		return fmt.Errorf("quarantine %s: %w", id, err)
+	}
+	if err := a.blobs.Delete(ctx, key); err != nil && !errors.Is(err, blob.ErrNotFound) {
+		return fmt.Errorf("quarantine %s: %w", id, err)
+	}
+	return nil
+}
+
+// Batch counts the outcomes of one ingest (an association, a request, an upload) and
+// records it in the ingests table when it ends.
+type Batch struct {
+	a       *Archive
+	id      string
+	src     Source
+	started time.Time
+
+	mu                                sync.Mutex
+	stored, dups, quarantined, failed int
+	bytes                             int64
+}
+
+// Begin starts a batch.
+func (a *Archive) Begin(ctx context.Context, src Source) (*Batch, error) {
+	b := &Batch{a: a, id: newID(), src: src, started: a.now()}
+	if _, err := a.db.Exec(ctx, `INSERT INTO ingests (id, source, started_ms) VALUES (?, ?, ?)`, b.id, src.String(), b.started.UnixMilli()); err != nil {
+		return nil, fmt.Errorf("starting ingest: %w", err)
+	}
+	return b, nil
+}
+
+// Ingest ingests one file as part of the batch.
+func (b *Batch) Ingest(ctx context.Context, r io.ReaderAt, size int64, name string) (Outcome, error) {
+	src := b.src
+	src.Name = name
+	out, err := b.a.Ingest(ctx, r, size, src)
+	b.Count(out, err)
+	return out, err
+}
+
+// Count adds an outcome to the batch's counts.
+func (b *Batch) Count(out Outcome, err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch {
+	case err != nil:
+		b.failed++
+	case out.Status == Stored:
+		b.stored++
+		b.bytes += out.Size
+	case out.Status == Duplicate:
+		b.dups++
+	case out.Status == Quarantined:
+		b.quarantined++
+	}
+}
+
+// End records the batch's counts.
+func (b *Batch) End(ctx context.Context) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, err := b.a.db.Exec(ctx, `UPDATE ingests SET ended_ms = ?, stored = ?, duplicates = ?, quarantined = ?, failed = ?, bytes = ?
+		WHERE id = ?`, b.a.now().UnixMilli(), b.stored, b.dups, b.quarantined, b.failed, b.bytes, b.id); err != nil {
+		return fmt.Errorf("ending ingest: %w", err)
+	}
+	return nil
+}
+
+// IngestRun is one row of the ingests table.
+type IngestRun struct {
+	ID                                      string
+	Source                                  string
+	Started                                 time.Time
+	Ended                                   *time.Time
+	Stored, Duplicates, Quarantined, Failed int
+	Bytes                                   int64
+}
+
+// Recent lists the last ingests, newest first.
+func (a *Archive) Recent(ctx context.Context, limit int) ([]IngestRun, error) {
+	rows, err := a.db.Query(ctx, `SELECT id, source, started_ms, ended_ms, stored, duplicates, quarantined, failed, bytes
+		FROM ingests ORDER BY started_ms DESC, id LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("listing ingests: %w", err)
+	}
+	defer rows.Close()
+	var out []IngestRun
+	for rows.Next() {
+		var r IngestRun
+		var start int64
+		var end sql.NullInt64
+		if err := rows.Scan(&r.ID, &r.Source, &start, &end, &r.Stored, &r.Duplicates, &r.Quarantined, &r.Failed, &r.Bytes); err != nil {
+			return nil, fmt.Errorf("listing ingests: %w", err)
+		}
+		r.Started = time.UnixMilli(start).UTC()
+		if end.Valid {
+			t := time.UnixMilli(end.Int64).UTC()
+			r.Ended = &t
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
