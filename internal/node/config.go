@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 
 	"github.com/cancerimage/cie/internal/config"
+	"github.com/cancerimage/cie/internal/deid"
 	"github.com/cancerimage/cie/internal/fed"
 )
 
@@ -17,6 +18,13 @@ type Config struct {
 	HTTP          config.HTTP `yaml:"http"`
 	Log           config.Log  `yaml:"log"`
 	SecureCookies bool        `yaml:"secure_cookies" help:"mark session cookies Secure (set when served over HTTPS)"`
+	Deid          Deid        `yaml:"deid"`
+}
+
+// Deid configures the de-identification every ingest goes through.
+type Deid struct {
+	Options []string `yaml:"options" help:"profile options (PS3.15 E.1-1), comma-separated: retain-safe-private, retain-uids, retain-device-identity, retain-institution-identity, retain-patient-characteristics, full-dates or modified-dates, clean-descriptors, clean-structured-content, clean-graphics"`
+	KeyFile string   `yaml:"key_file" help:"secret key of the node's pseudonyms, made on first start (default DATA_DIR/keys/deid.key); keep it: another key gives other pseudonyms"`
 }
 
 // DefaultConfig returns the defaults.
@@ -50,6 +58,12 @@ func (c *Config) Validate() error {
 		c.Blob = "file://" + abs
 	} else if err := config.CheckURL("blob", c.Blob, "file", "s3"); err != nil {
 		return err
+	}
+	if c.Deid.KeyFile == "" {
+		c.Deid.KeyFile = filepath.Join(c.DataDir, "keys", "deid.key")
+	}
+	if _, err := deid.ParseOptions(c.Deid.Options); err != nil {
+		return config.Errorf("deid.options", "%v", err)
 	}
 	if err := c.HTTP.Check("http"); err != nil {
 		return err

@@ -28,6 +28,8 @@ func (n *Node) Handler() http.Handler {
 	n.gate.Register(mux)
 	mux.HandleFunc("GET /audit", n.auditPage)
 
+	n.dicomweb.Register(mux, n.archiveGuard)
+
 	for _, rt := range n.apiRoutes() {
 		mux.HandleFunc(rt.Pattern, rt.Handler)
 	}
@@ -114,4 +116,17 @@ func (n *Node) auditPage(w http.ResponseWriter, r *http.Request) {
 		d.Entries = append(d.Entries, web.AuditRow{Index: e.Index, Time: e.Time, Type: e.Type, Actor: e.Actor, Subject: e.Subject, Fields: e.Fields})
 	}
 	n.gate.Render(w, r, http.StatusOK, "audit", "audit", "Audit", d)
+}
+
+// archiveGuard lets the node's own data holders and administrators reach the archive
+// (DICOMweb); researchers will come with visas (access issue), not yet.
+func (n *Node) archiveGuard(h http.HandlerFunc) http.HandlerFunc {
+	return n.gate.API(func(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+		switch p.Role {
+		case auth.RoleDataHolder, auth.RoleNodeAdmin:
+			h(w, r)
+		default:
+			httpx.Error(w, http.StatusForbidden, "the archive of node %s is open to its data holders and administrators; %s has role %s", n.cfg.Name, p.User, p.Role)
+		}
+	})
 }

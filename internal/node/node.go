@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"net/http"
 	"fmt"
 	"log/slog"
 	"os"
@@ -16,7 +17,10 @@ import (
 	"github.com/cancerimage/cie/internal/auth"
 	"github.com/cancerimage/cie/internal/blob"
 	"github.com/cancerimage/cie/internal/bus"
+	"github.com/cancerimage/cie/internal/deid"
 	"github.com/cancerimage/cie/internal/fed"
+	"github.com/cancerimage/cie/internal/node/archive"
+	"github.com/cancerimage/cie/internal/node/dicomweb"
 	"github.com/cancerimage/cie/internal/httpx"
 	"github.com/cancerimage/cie/internal/node/migrations"
 	"github.com/cancerimage/cie/internal/settings"
@@ -25,6 +29,9 @@ import (
 	"github.com/cancerimage/cie/internal/web"
 	"github.com/cancerimage/cie/internal/webauth"
 )
+
+// DICOMwebPrefix is where the node serves DICOMweb on its HTTP listener.
+const DICOMwebPrefix = "/dicomweb"
 
 // WitnessInterval is how often a node offers its audit checkpoint to the hub
 // when its log has grown.
@@ -47,6 +54,8 @@ type Node struct {
 	metrics  *httpx.Metrics
 	ready    *httpx.Ready
 	started  time.Time
+	archive  *archive.Archive
+	dicomweb *dicomweb.Service
 
 	mu        sync.Mutex
 	connected bool
@@ -116,6 +125,28 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Node, error) {
 	if n.site, err = web.New(web.Options{Product: "node", Name: "cie node " + cfg.Name, Nav: web.NodeNav, Version: version.String()}); err != nil {
 		return fail(err)
 	}
+	if err := os.MkdirAll(filepath.Dir(cfg.Deid.KeyFile), 0o700); err != nil {
+		return fail(fmt.Errorf("creating key folder: %w", err))
+	}
+	dkey, err := auth.LoadOrCreateKey(cfg.Deid.KeyFile)
+	if err != nil {
+		return fail(fmt.Errorf("config field deid.key_file: %w", err))
+	}
+	dopts, err := deid.ParseOptions(cfg.Deid.Options)
+	if err != nil {
+		return fail(fmt.Errorf("config field deid.options: %w", err))
+	}
+	engine, err := deid.New(dkey, dopts)
+	if err != nil {
+		return fail(fmt.Errorf("de-identification: %w", err))
+	}
+	n.archive = archive.New(archive.Options{DB: db, Blobs: n.blobs, Engine: engine, Audit: n.audit, Logger: log.With("part", "archive")})
+	n.dicomweb = dicomweb.New(n.archive, DICOMwebPrefix, func(r *http.Request) string {
+		if p, ok := auth.PrincipalFrom(r.Context()); ok {
+			return p.User
+		}
+		return ""
+	}, log.With("part", "dicomweb"))
 	n.gate = &webauth.Gate{Users: n.users, Sessions: n.sessions, Site: n.site, Audit: n.audit, Log: log, Realm: "cie node " + cfg.Name, Home: "/"}
 	n.metrics.Registry.MustRegister(collector{n})
 	if _, err := settings.LogConfigChange(ctx, db, n.audit, cfg.Name, &n.cfg); err != nil {

@@ -1,0 +1,224 @@
+package dicomweb
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"net/textproto"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/cancerimage/cie/internal/audit"
+	"github.com/cancerimage/cie/internal/blob"
+	"github.com/cancerimage/cie/internal/deid"
+	"github.com/cancerimage/cie/internal/dicom"
+	"github.com/cancerimage/cie/internal/dicom/tags"
+	"github.com/cancerimage/cie/internal/node/archive"
+	"github.com/cancerimage/cie/internal/node/migrations"
+	"github.com/cancerimage/cie/internal/store"
+	"github.com/cancerimage/cie/internal/testenv"
+)
+
+func server(t *testing.T) *httptest.Server {
+	t.Helper()
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	db, err := store.OpenMigrated(ctx, filepath.Join(t.TempDir(), "n.db"), log, migrations.FS, migrations.Table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	bs, err := blob.Open(ctx, "file://"+t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	skey, vkey, _ := audit.GenerateKey("cie-node-t")
+	s, _ := note.NewSigner(skey)
+	v, _ := note.NewVerifier(vkey)
+	al, err := audit.Open(ctx, audit.Options{Dir: t.TempDir(), Signer: s, Verifier: v})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { al.Close(context.Background()) })
+	en, _ := deid.New([]byte("dicomweb-test-key-0123456789abcdef"), deid.Options{})
+	a := archive.New(archive.Options{DB: db, Blobs: bs, Engine: en, Audit: al, Logger: log})
+	mux := http.NewServeMux()
+	New(a, "/dicomweb", nil, log).Register(mux, func(h http.HandlerFunc) http.HandlerFunc { return h })
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// stow posts files in one multipart/related request.
+func stow(t *testing.T, url string, files [][]byte) (*http.Response, map[string]any) {
+	t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	for _, f := range files {
+		h := textproto.MIMEHeader{}
+		h.Set("Content-Type", "application/dicom")
+		p, _ := mw.CreatePart(h)
+		p.Write(f)
+	}
+	mw.Close()
+	req, _ := http.NewRequest("POST", url+"/dicomweb/studies", &body)
+	req.Header.Set("Content-Type", `multipart/related; type="application/dicom"; boundary=`+mw.Boundary())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	json.NewDecoder(resp.Body).Decode(&out)
+	return resp, out
+}
+
+func get(t *testing.T, url, accept string) (*http.Response, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b
+}
+
+func corpusFile(t *testing.T, name string) []byte {
+	for _, cf := range testenv.Corpus(t) {
+		if filepath.Base(cf.Path) == name && strings.Contains(cf.Path, "test_files") {
+			b, err := os.ReadFile(cf.Path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		}
+	}
+	t.Fatalf("%s not in the corpus", name)
+	return nil
+}
+
+func TestStowQidoWado(t *testing.T) {
+	srv := server(t)
+	ct, mr, jpeg := corpusFile(t, "CT_small.dcm"), corpusFile(t, "MR_small.dcm"), corpusFile(t, "JPEG2000.dcm")
+	resp, out := stow(t, srv.URL, [][]byte{ct, mr, jpeg, []byte("not dicom at all")})
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("STOW status %d, want 202 (2 stored, 2 failed): %v", resp.StatusCode, out)
+	}
+	refs := out["00081199"].(map[string]any)["Value"].([]any)
+	fails := out["00081198"].(map[string]any)["Value"].([]any)
+	// JPEG2000.dcm is a secondary capture: quarantined (no pixel-cleaning rule); junk is unreadable.
+	if len(refs) != 2 || len(fails) != 2 || len(resp.Header.Values("Warning")) != 2 {
+		t.Fatalf("STOW answer: %d stored, %d failed, warnings %v", len(refs), len(fails), resp.Header.Values("Warning"))
+	}
+	// The same again: stored once, answered as stored, with a warning.
+	if resp, _ := stow(t, srv.URL, [][]byte{ct}); resp.StatusCode != 200 || !strings.Contains(strings.Join(resp.Header.Values("Warning"), " "), "already stored") {
+		t.Fatalf("second STOW: %d %v", resp.StatusCode, resp.Header.Values("Warning"))
+	}
+	if resp, _ := stow(t, srv.URL, [][]byte{[]byte("junk")}); resp.StatusCode != http.StatusConflict {
+		t.Fatalf("STOW of junk only: %d, want 409", resp.StatusCode)
+	}
+
+	var studies []map[string]any
+	resp, b := get(t, srv.URL+"/dicomweb/studies?ModalitiesInStudy=CT&includefield=all", "application/dicom+json")
+	if resp.StatusCode != 200 || json.Unmarshal(b, &studies) != nil || len(studies) != 1 {
+		t.Fatalf("QIDO CT studies: %d %s", resp.StatusCode, b)
+	}
+	study := studies[0]["0020000D"].(map[string]any)["Value"].([]any)[0].(string)
+	if !strings.HasPrefix(study, "2.25.") {
+		t.Fatalf("study UID %q is not a pseudonym", study)
+	}
+	if name := studies[0]["00100010"].(map[string]any)["Value"].([]any)[0].(map[string]any)["Alphabetic"]; name == "CompressedSamples^CT1" {
+		t.Fatal("QIDO shows the original patient name")
+	}
+	var series []map[string]any
+	_, b = get(t, srv.URL+"/dicomweb/studies/"+study+"/series", "")
+	if json.Unmarshal(b, &series) != nil || len(series) != 1 {
+		t.Fatalf("series: %s", b)
+	}
+	se := series[0]["0020000E"].(map[string]any)["Value"].([]any)[0].(string)
+	var insts []map[string]any
+	_, b = get(t, srv.URL+"/dicomweb/studies/"+study+"/series/"+se+"/instances", "")
+	if json.Unmarshal(b, &insts) != nil || len(insts) != 1 {
+		t.Fatalf("instances: %s", b)
+	}
+	sop := insts[0]["00080018"].(map[string]any)["Value"].([]any)[0].(string)
+
+	// Retrieve: one part, a DICOM file that is the de-identified instance.
+	resp, b = get(t, srv.URL+"/dicomweb/studies/"+study, `multipart/related; type="application/dicom"; transfer-syntax=*`)
+	parts := readParts(t, resp, b)
+	if resp.StatusCode != 200 || len(parts) != 1 {
+		t.Fatalf("retrieve: %d, %d parts", resp.StatusCode, len(parts))
+	}
+	f, err := dicom.Parse(bytes.NewReader(parts[0]), int64(len(parts[0])), dicom.ParseOptions{})
+	if err != nil || f.Dataset.Text(tags.SOPInstanceUID) != sop || f.Dataset.Text(tags.PatientIdentityRemoved) != "YES" {
+		t.Fatalf("retrieved instance: %v", err)
+	}
+	if resp, _ := get(t, srv.URL+"/dicomweb/studies/"+study, `multipart/related; type="application/dicom"; transfer-syntax=1.2.840.10008.1.2.4.50`); resp.StatusCode != http.StatusNotAcceptable {
+		t.Errorf("retrieve in another transfer syntax: %d, want 406", resp.StatusCode)
+	}
+	// Metadata: DICOM JSON with an absolute Bulk Data URI for the pixel data, which answers.
+	var meta []map[string]any
+	_, b = get(t, srv.URL+"/dicomweb/studies/"+study+"/series/"+se+"/metadata", "application/dicom+json")
+	if json.Unmarshal(b, &meta) != nil || len(meta) != 1 {
+		t.Fatalf("metadata: %s", b)
+	}
+	uri, _ := meta[0]["7FE00010"].(map[string]any)["BulkDataURI"].(string)
+	if !strings.HasPrefix(uri, srv.URL+"/dicomweb/studies/"+study) {
+		t.Fatalf("pixel data bulk URI %q", uri)
+	}
+	resp, b = get(t, uri, "")
+	if px := readParts(t, resp, b); len(px) != 1 || len(px[0]) != 128*128*2 {
+		t.Fatalf("pixel bulk data: %d parts", len(px))
+	}
+	for _, c := range []struct {
+		url  string
+		want int
+	}{
+		{"/dicomweb/studies/2.25.1", 404},
+		{"/dicomweb/studies?Modality=CT", 400},
+		{"/dicomweb/studies?StudyDate=yesterday", 400},
+		{"/dicomweb/studies?NoSuchKeyword=1", 400},
+		{"/dicomweb/nothing", 404},
+	} {
+		if resp, b := get(t, srv.URL+c.url, ""); resp.StatusCode != c.want {
+			t.Errorf("%s: %d, want %d: %s", c.url, resp.StatusCode, c.want, b)
+		}
+	}
+}
+
+func readParts(t *testing.T, resp *http.Response, body []byte) [][]byte {
+	t.Helper()
+	mt, params, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	if err != nil || mt != "multipart/related" {
+		t.Fatalf("content type %q", resp.Header.Get("Content-Type"))
+	}
+	mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
+	var out [][]byte
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatal(fmt.Errorf("multipart: %w", err))
+		}
+		b, _ := io.ReadAll(p)
+		out = append(out, b)
+	}
+}
