@@ -2,9 +2,9 @@ package synth
 
 import (
 	"bytes"
-	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -154,7 +154,7 @@ func TestParse(t *testing.T) {
 				t.Error("SEG: segmented property type is not Neoplasm 108369006")
 			}
 			per := ds.Get(tags.PerFrameFunctionalGroupsSequence)
-			if per == nil || ds.Text(tags.NumberOfFrames) != itoa(len(per.Items())) {
+			if per == nil || ds.Text(tags.NumberOfFrames) != strconv.Itoa(len(per.Items())) {
 				t.Error("SEG: per-frame functional groups do not match Number of Frames")
 			}
 		default:
@@ -165,20 +165,3 @@ func TestParse(t *testing.T) {
 	}
 }
 
-func itoa(n int) string {
-	return strings.TrimSpace(strings.Repeat(" ", 0) + func() string { return fmtInt(n) }())
-}
-
-func fmtInt(n int) string {
-	b := []byte{}
-	if n == 0 {
-		return "0"
-	}
-	for n > 0 {
-		b = append([]byte{byte('0' + n%10)}, b...)
-		n /= 10
-	}
-	return string(b)
-}
-
-var _ = os.Getenv
