@@ -81,8 +81,9 @@ func (g *Generator) Instances(se *Series) iter.Seq2[*Instance, error] {
 			yield(in, err)
 			return
 		}
+		lab := labels(se)
 		for k := range se.Instances {
-			in, err := g.image(se, k)
+			in, err := g.image(se, k, lab)
 			if !yield(in, err) || err != nil {
 				return
 			}

@@ -115,8 +115,8 @@ func (g *Generator) seriesModule(e *enc, se *Series, sopClassUID, sopUID string,
 	}
 }
 
-// image builds instance k of an image series.
-func (g *Generator) image(se *Series, k int) (*Instance, error) {
+// image builds instance k of an image series whose tissue labels are lab.
+func (g *Generator) image(se *Series, k int, lab []tissue) (*Instance, error) {
 	st := se.Study
 	ds := dicom.NewDataset(dicom.TransferSyntaxFor(dicom.ExplicitVRLittleEndianUID))
 	e := newEnc(ds)
@@ -156,7 +156,7 @@ func (g *Generator) image(se *Series, k int) (*Instance, error) {
 		e.str(tags.ContrastBolusRoute, "IV")
 		e.ds(tags.ContrastBolusVolume, float64(60+10*(st.Patient.Index%5)))
 	}
-	vals := g.pixels(se, k)
+	vals := g.pixels(se, k, lab)
 	var slope, intercept float64 = 1, 0
 	switch se.Modality {
 	case "CT":

@@ -70,6 +70,8 @@ func WriteClinicalJSON(w io.Writer, rows iter.Seq[Clinical]) error {
 // Counts are the numbers of distinct patients, studies, series and instances, and
 // of instances by modality.
 type Counts struct {
+	// Patients, Studies, Series and Instances are the numbers of distinct patients
+	// (by Patient ID), studies and series (by UID) and of instances.
 	Patients, Studies, Series, Instances int
 	// ByModality counts instances per Modality (CT, MR, PT, SEG).
 	ByModality map[string]int

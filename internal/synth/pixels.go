@@ -17,13 +17,28 @@ var (
 	petSUV     = [nTissues]float64{0, 0.4, 0.3, 0.9, 0.8, 1.1, 2.3, 3.5, 1.6, 3.0, 15, 0.8, 1.2, 0}
 )
 
+// labels returns the tissue of every pixel of a series' cross-section, row by row
+// (the phantom is the same on every slice; only the lesion is three-dimensional).
+func labels(se *Series) []tissue {
+	gm := se.geom
+	sec := sectionFor(se.anat, se.Study.Patient.body)
+	out := make([]tissue, gm.rows*gm.cols)
+	for i := range gm.rows {
+		y := gm.y0 + float64(i)*gm.spacing
+		for j := range gm.cols {
+			out[i*gm.cols+j] = sec.tissueAt(gm.x0+float64(j)*gm.spacing, y)
+		}
+	}
+	return out
+}
+
 // pixels returns the values of slice k of an image series, row by row, in the
-// modality's units (HU for CT, stored intensity for MR, Bq/ml for PET).
-func (g *Generator) pixels(se *Series, k int) []float64 {
+// modality's units (HU for CT, stored intensity for MR, Bq/ml for PET); lab is the
+// series' labels.
+func (g *Generator) pixels(se *Series, k int, lab []tissue) []float64 {
 	st := se.Study
 	p := st.Patient
 	gm := se.geom
-	sec := sectionFor(se.anat, p.body)
 	les := lesionOf(st)
 	z := gm.z(k)
 	table := g.tissueTable(se)
@@ -48,20 +63,18 @@ func (g *Generator) pixels(se *Series, k int) []float64 {
 	if se.kind == kindPET {
 		scale = se.petSUV1()
 	}
-	// Bodies narrow a little away from the middle of the scan.
-	taper := 1 - 0.08*math.Min(1, math.Abs(z-st.zShift)/400)
 	seed := mix64(uint64(p.Index)<<40 ^ uint64(st.Index)<<32 ^ uint64(se.Index)<<24 ^ uint64(k))
 	out := make([]float64, gm.rows*gm.cols)
 	inLesionSlab := se.LesionVisible && math.Abs(z-les.cz) <= les.rz
 	for i := range gm.rows {
-		y := (gm.y0 + float64(i)*gm.spacing) / taper
+		y := gm.y0 + float64(i)*gm.spacing
 		for j := range gm.cols {
-			x := (gm.x0 + float64(j)*gm.spacing) / taper
+			x := gm.x0 + float64(j)*gm.spacing
 			var v float64
-			if inLesionSlab && les.in(x*taper, y*taper, z) {
+			if inLesionSlab && les.in(x, y, z) {
 				v = lesionVal
 			} else {
-				v = table[sec.tissueAt(x, y)]
+				v = table[lab[i*gm.cols+j]]
 			}
 			n := noise(seed ^ uint64(i*gm.cols+j)*0x9E3779B97F4A7C15)
 			if mult {

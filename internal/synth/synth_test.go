@@ -292,7 +292,7 @@ func TestLesionInPixels(t *testing.T) {
 				if len(fr) == 0 {
 					continue
 				}
-				vals := g.pixels(se, fr[len(fr)/2])
+				vals := g.pixels(se, fr[len(fr)/2], labels(se))
 				les := lesionOf(st)
 				in, out := 0.0, 0.0
 				ni, no := 0, 0
