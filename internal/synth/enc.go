@@ -68,8 +68,25 @@ func (e *enc) ds(tag dicom.Tag, vals ...float64) {
 	e.str(tag, s...)
 }
 
-// is sets integer strings.
+// is sets integers: as integer strings, or binary when the dictionary gives the tag
+// VR US or UL.
 func (e *enc) is(tag dicom.Tag, vals ...int) {
+	switch dicom.DictionaryVR(tag) {
+	case dicom.US:
+		u := make([]uint16, len(vals))
+		for i, v := range vals {
+			u[i] = uint16(v)
+		}
+		e.us(tag, u...)
+		return
+	case dicom.UL:
+		u := make([]uint32, len(vals))
+		for i, v := range vals {
+			u[i] = uint32(v)
+		}
+		e.ul(tag, u...)
+		return
+	}
 	s := make([]string, len(vals))
 	for i, v := range vals {
 		s[i] = strconv.Itoa(v)

@@ -96,6 +96,10 @@ func (g *Generator) seriesModule(e *enc, se *Series, sopClassUID, sopUID string,
 	e.str(tags.PerformingPhysicianName, st.performing)
 	e.str(tags.OperatorsName, st.operator)
 	e.str(tags.BodyPartExamined, se.BodyPart)
+	if se.BodyPart == "BREAST" {
+		// A paired body part needs Laterality (Type 2C); a bilateral scan leaves it empty.
+		e.str(tags.Laterality, "")
+	}
 	e.str(tags.ProtocolName, se.Protocol)
 	e.str(tags.SeriesInstanceUID, se.UID)
 	e.is(tags.SeriesNumber, se.Number)

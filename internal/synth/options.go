@@ -43,8 +43,8 @@ func DemoOptions(node string, seed uint64) Options {
 }
 
 // ScaleOptions returns options for scale tests of the index: the given number of
-// patients (about 2.2 studies and 2.3 series per study each, so 4,500 patients give
-// about 10,000 studies and 1,000,000 instances; Summary tells exactly), tiny 8×8
+// patients (about 2.2 studies and 2.3 series per study each, so 5,000 patients give
+// about 11,000 studies and 1,090,000 instances; Summary tells exactly), tiny 8×8
 // images, 1 to 3 series per study, 30 to 56 slices per series, full headers, a
 // segmentation in 10 % of the studies that can have one.
 func ScaleOptions(node string, seed uint64, patients int) Options {

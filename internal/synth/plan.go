@@ -543,32 +543,32 @@ func (g *Generator) planSeries(r *rnd, st *Study, contrast bool) {
 	regionWord := ""
 	switch st.proc {
 	case procCTChest:
-		anat, bodyPart, region, fov, regionWord = anatChest, "CHEST", regionChest, r.uniform(340, 400), "Thorax"
+		anat, bodyPart, region, fov, regionWord = anatChest, "CHEST", regionChest, math.Round(r.uniform(340, 400)), "Thorax"
 		specs = []spec{{kind: kindCTSoft}, {kind: kindCTLung}}
 	case procCTAbdPelvis:
-		anat, bodyPart, region, fov, regionWord = anatAbdomen, "ABDOMENPELVIS", regionAbdPelvis, r.uniform(360, 420), "Abdomen"
+		anat, bodyPart, region, fov, regionWord = anatAbdomen, "ABDOMENPELVIS", regionAbdPelvis, math.Round(r.uniform(360, 420)), "Abdomen"
 		specs = []spec{{kind: kindCTSoft}}
 	case procCTCAP:
-		anat, bodyPart, region, fov, regionWord = anatAbdomen, "CHESTABDPELVIS", regionCAP, r.uniform(380, 440), "Thx-Abd"
+		anat, bodyPart, region, fov, regionWord = anatAbdomen, "CHESTABDPELVIS", regionCAP, math.Round(r.uniform(380, 440)), "Thx-Abd"
 		specs = []spec{{kind: kindCTSoft}, {kind: kindCTLung}}
 	case procPETCT:
 		anat, bodyPart, region, fov, regionWord = p.anat, "WHOLEBODY", Code{"38266002", "SCT", "Entire body"}, 600, "WB"
 		// Entire body: PS3.16 CID 4031, DCMTK dcmsr/libcmr/cid4031.cc (PS3.16 2025e).
 		specs = []spec{{kind: kindCTAC}, {kind: kindPET}}
 	case procMRProstate:
-		anat, bodyPart, region, fov = anatPelvis, "PROSTATE", regionProstate, r.uniform(180, 220)
+		anat, bodyPart, region, fov = anatPelvis, "PROSTATE", regionProstate, math.Round(r.uniform(180, 220))
 		specs = []spec{{kind: kindMRT2, desc: "t2_tse_tra"}, {kind: kindMRDWI, desc: "ep2d_diff_b50_800_1400_tra"}, {kind: kindMRADC, desc: "ep2d_diff_b50_800_1400_tra_ADC"}}
 		if contrast {
 			specs = append(specs, spec{kind: kindMRT1Dyn, desc: "t1_vibe_tra_dyn", temporal: 1})
 		}
 	case procMRBreast:
-		anat, bodyPart, region, fov = anatBreast, "BREAST", regionBreast, r.uniform(320, 360)
+		anat, bodyPart, region, fov = anatBreast, "BREAST", regionBreast, math.Round(r.uniform(320, 360))
 		specs = []spec{{kind: kindMRT2, desc: "t2_tse_tra"}, {kind: kindMRT1Dyn, desc: "t1_fl3d_tra_dyn_pre", temporal: 1}}
 		for k := range r.between(1, 3) {
 			specs = append(specs, spec{kind: kindMRT1Dyn, desc: fmt.Sprintf("t1_fl3d_tra_dyn_post%d", k+1), temporal: k + 2})
 		}
 	default: // procMRPelvis
-		anat, bodyPart, region, fov = anatPelvis, "PELVIS", regionPelvis, r.uniform(240, 280)
+		anat, bodyPart, region, fov = anatPelvis, "PELVIS", regionPelvis, math.Round(r.uniform(240, 280))
 		specs = []spec{{kind: kindMRT2, desc: "t2_tse_tra"}, {kind: kindMRDWI, desc: "ep2d_diff_b50_1000_tra"}, {kind: kindMRADC, desc: "ep2d_diff_b50_1000_tra_ADC"}}
 		if contrast {
 			specs = append(specs, spec{kind: kindMRT1Dyn, desc: "t1_vibe_fs_tra_post", temporal: 1})
@@ -611,10 +611,6 @@ func (g *Generator) planSeries(r *rnd, st *Study, contrast bool) {
 			Study: st, Index: i, UID: g.k.uid(fmt.Sprintf("p/%d/s/%d/r/%d", p.Index, st.Index, i)),
 			BodyPart: bodyPart, Protocol: protocol, kind: s.kind, sc: sc, station: station, serial: serial,
 			region: region, temporal: s.temporal, temporals: temporals, Time: t,
-		}
-		if s.kind == kindPET || s.kind == kindCTAC {
-			// The PET/CT's CT lives in the same gantry and frame of reference.
-			se.sc = sc
 		}
 		thick := 3.0
 		slices := nSlices

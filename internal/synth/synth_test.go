@@ -402,3 +402,13 @@ func TestMaxSeries(t *testing.T) {
 		}
 	}
 }
+
+// TestScaleSize checks that ScaleOptions with 5,000 patients plans the index's scale
+// target: at least 10,000 studies and 1,000,000 instances (plan only, no pixels).
+func TestScaleSize(t *testing.T) {
+	s := mustNew(t, ScaleOptions("oslo", 1, 5000)).Summary()
+	t.Logf("%+v", s)
+	if s.Studies < 10000 || s.Instances < 1000000 {
+		t.Fatalf("ScaleOptions(5000): %d studies, %d instances", s.Studies, s.Instances)
+	}
+}

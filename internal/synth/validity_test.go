@@ -55,8 +55,46 @@ func sample(t *testing.T, node string) map[string]*Instance {
 	return out
 }
 
-// TestDciodvfy writes one CT, MR, PET and SEG instance and has dicom3tools' dciodvfy
-// check each against its IOD: no line may report an error; warnings are listed.
+// sampleKinds returns the middle instance of one series of every kind (CT soft
+// tissue, lung and attenuation correction, PET, MR T2, DWI, ADC and T1, SEG), keyed by
+// modality and series description.
+func sampleKinds(t *testing.T, node string) map[string]*Instance {
+	t.Helper()
+	g, err := New(Options{Seed: 8, Node: node, Patients: 80, Rows: 32, Columns: 32, MinSlices: 12, MaxSlices: 16, SEGFraction: 0.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[seriesKind]bool{}
+	out := map[string]*Instance{}
+	for p := range g.Patients() {
+		for _, st := range p.Studies {
+			for _, se := range st.Series {
+				if seen[se.kind] {
+					continue
+				}
+				seen[se.kind] = true
+				k := 0
+				for in, err := range g.Instances(se) {
+					if err != nil {
+						t.Fatal(err)
+					}
+					if k == se.Instances/2 {
+						out[se.Modality+"_"+strings.ReplaceAll(se.Description, " ", "_")] = in
+					}
+					k++
+				}
+			}
+		}
+	}
+	if len(seen) != int(kindSEG)+1 {
+		t.Fatalf("%s: only %d kinds of series among the patients", node, len(seen))
+	}
+	return out
+}
+
+// TestDciodvfy writes an instance of every kind of series (CT, MR, PET, SEG) of four
+// nodes and has dicom3tools' dciodvfy check each against its IOD: no line may report
+// an error; warnings are listed.
 func TestDciodvfy(t *testing.T) {
 	if _, err := exec.LookPath("dciodvfy"); err != nil {
 		if testenv.RequireAll() {
@@ -65,8 +103,8 @@ func TestDciodvfy(t *testing.T) {
 		t.Skip("dciodvfy not installed (apt-get install dicom3tools)")
 	}
 	dir := t.TempDir()
-	for _, node := range []string{"oslo", "valencia"} {
-		for mod, in := range sample(t, node) {
+	for _, node := range []string{"oslo", "valencia", "linkoping", "elsewhere"} {
+		for mod, in := range sampleKinds(t, node) {
 			path := filepath.Join(dir, node+"_"+mod+".dcm")
 			if err := WriteFile(path, in.File); err != nil {
 				t.Fatal(err)
@@ -164,4 +202,3 @@ func TestParse(t *testing.T) {
 		}
 	}
 }
-
