@@ -327,6 +327,10 @@ func (g *Generator) patient(i int) *Patient {
 	p.Clinical = g.clinical(r, p, age, diag)
 	p.lesion, p.anat = lesionFor(r, p.cancer.kind)
 	g.planStudies(r, p, diag)
+	// Follow-up does not end before the last study.
+	if last := p.Studies[len(p.Studies)-1].Time.Format(time.DateOnly); last > p.Clinical.LastFollowUp {
+		p.Clinical.LastFollowUp = last
+	}
 	return p
 }
 

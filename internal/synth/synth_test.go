@@ -158,6 +158,9 @@ func TestPlanConsistency(t *testing.T) {
 			t.Errorf("%s: born %s, diagnosed %s, age %d", p.ID, p.BirthDate.Format(time.DateOnly), p.Clinical.DiagnosisDate, p.Clinical.AgeAtDiagnosis)
 		}
 		for i, st := range p.Studies {
+			if st.Time.Format(time.DateOnly) > p.Clinical.LastFollowUp {
+				t.Errorf("%s: study on %s after the last follow-up %s", p.ID, st.Time.Format(time.DateOnly), p.Clinical.LastFollowUp)
+			}
 			if i > 0 && st.Time.Before(p.Studies[i-1].Time) {
 				t.Errorf("%s: studies out of order", p.ID)
 			}
