@@ -22,7 +22,7 @@ func corpusPath(t testing.TB, source, name string) string {
 	t.Helper()
 	files := testenv.Corpus(t)
 	for _, f := range files {
-		if f.Source == source && filepath.Base(f.Path) == name {
+		if f.Source == source && (filepath.Base(f.Path) == name || filepath.Base(f.Path) == filepath.Base(name) && filepath.Ext(name) == "") {
 			return f.Path
 		}
 	}

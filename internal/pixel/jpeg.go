@@ -168,9 +168,11 @@ func decodeJPEG(b []byte, in Info) (*Samples, error) {
 	return nil, unsupported(uid, "JPEG decoded as %T", img)
 }
 
-// jpegIsRGB reports whether a three-component JPEG stream holds R, G, B rather than
-// Y, Cb, Cr, by its markers: an Adobe marker with transform 0, or component
-// identifiers 'R', 'G', 'B', or neither a JFIF nor an Adobe marker.
+// jpegIsRGB reports whether a three-component JPEG stream labelled RGB holds R, G, B
+// rather than Y, Cb, Cr, by its markers, as libjpeg decides, except for the last rule:
+// an Adobe marker says by its transform (0: RGB); component identifiers 'R', 'G', 'B'
+// mean RGB; a JFIF marker, or identifiers 1, 2, 3 (the JFIF convention), mean YCbCr;
+// otherwise the stream is taken as the data set says, RGB.
 func jpegIsRGB(h jpegHeader) bool {
 	switch {
 	case h.adobe:
@@ -178,6 +180,8 @@ func jpegIsRGB(h jpegHeader) bool {
 	case len(h.ids) == 3 && h.ids[0] == 'R' && h.ids[1] == 'G' && h.ids[2] == 'B':
 		return true
 	case h.jfif:
+		return false
+	case len(h.ids) == 3 && h.ids[0] == 1 && h.ids[1] == 2 && h.ids[2] == 3:
 		return false
 	}
 	return true
