@@ -62,8 +62,8 @@ func OpenDataset(ds *dicom.Dataset, ts dicom.TransferSyntax) (*Frames, error) {
 		// overflows: frameBits < 2^16 * 2^16 * 3 * 32 < 2^39, and Frames < 2^31.
 		have := pix.Len() * 8
 		if fb := in.frameBits(); have/fb < int64(in.Frames) {
-			return nil, malformed("%d frames of %d bytes need %d bytes of pixel data, there are %d",
-				in.Frames, in.FrameSize(), (fb*int64(in.Frames)+7)/8, pix.Len())
+			return nil, malformed("%d frames of %d bytes do not fit in %d bytes of pixel data",
+				in.Frames, in.FrameSize(), pix.Len())
 		}
 		return fr, nil
 	}

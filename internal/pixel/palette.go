@@ -58,14 +58,18 @@ func readPalette(ds *dicom.Dataset, uid string) (*palette, error) {
 		if err != nil {
 			return nil, fmt.Errorf("pixel: %s palette data: %w", names[c], err)
 		}
+		oneByte := bits == 8 && (len(b) == entries || len(b) == entries+1 && entries%2 == 1)
+		if !oneByte && len(b) != 2*entries && !(len(b) == 2*entries+2 && entries%2 == 1) {
+			return nil, malformed("%s palette data of %d bytes for %d entries of %d bits", names[c], len(b), entries, bits)
+		}
 		lut := make([]int64, entries)
 		switch {
-		case bits == 8 && len(b) == entries:
+		case oneByte:
 			// One byte per entry.
 			for k := range lut {
 				lut[k] = int64(b[k])
 			}
-		case len(b) == 2*entries || (len(b) == 2*entries+2 && entries%2 == 1):
+		default:
 			big := false
 			for k := range lut {
 				lut[k] = int64(order.Uint16(b[2*k:]))
@@ -79,8 +83,6 @@ func readPalette(ds *dicom.Dataset, uid string) (*palette, error) {
 					lut[k] >>= 8
 				}
 			}
-		default:
-			return nil, malformed("%s palette data of %d bytes for %d entries of %d bits", names[c], len(b), entries, bits)
 		}
 		p.lut[c] = lut
 	}
