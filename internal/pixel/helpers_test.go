@@ -1,7 +1,6 @@
 package pixel
 
 import (
-	"errors"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -79,5 +78,3 @@ func maxDiff(t testing.TB, a, b *Samples) int64 {
 	}
 	return m
 }
-
-var _ = errors.Is
