@@ -144,6 +144,28 @@ func decodeNative(b []byte, in Info, order binary.ByteOrder, swap8 bool) (*Sampl
 	if swap8 && len(b)%2 != 0 {
 		return nil, malformed("odd-length OW pixel data")
 	}
+	// Fast paths without per-sample dispatch for the common layouts.
+	if !(spp > 1 && in.Planar) && !swap8 {
+		ext := func(v uint64) int64 {
+			v = (v >> shift) & mask
+			if in.Signed && v&sign != 0 {
+				return int64(v) - int64(mask) - 1
+			}
+			return int64(v)
+		}
+		switch {
+		case in.BitsAllocated == 8:
+			for k, v := range b[:n] {
+				s.Data[k] = ext(uint64(v))
+			}
+			return s, nil
+		case in.BitsAllocated == 16 && order == binary.LittleEndian:
+			for k := range s.Data {
+				s.Data[k] = ext(uint64(b[2*k]) | uint64(b[2*k+1])<<8)
+			}
+			return s, nil
+		}
+	}
 	for k := 0; k < n; k++ {
 		// Interleaved position of sample k of the stored order.
 		dst := k

@@ -35,9 +35,13 @@ type RenderOptions struct {
 	// Function is the VOI LUT function; "" means the file's VOI LUT Function, else LINEAR.
 	Function VOIFunction
 	// Width and Height, when not zero, are a viewport the image is scaled to fit (up or
-	// down), its aspect ratio kept; one of them alone bounds that dimension.
+	// down), its aspect ratio kept; one of them alone bounds that dimension. A result
+	// larger than MaxViewport on a side is an error.
 	Width, Height int
 }
+
+// MaxViewport is the largest width or height Render scales an image to.
+const MaxViewport = 8192
 
 // Modality holds the modality LUT of a data set: output = stored*Slope + Intercept.
 type Modality struct {
@@ -99,9 +103,16 @@ func (fr *Frames) Render(i int, opt RenderOptions) (image.Image, error) {
 	if opt.Function == "" {
 		opt.Function = ReadVOIFunction(fr.ds)
 	}
-	img := RenderSamples(s, ReadModality(fr.ds), opt)
+	var w, h int
 	if opt.Width > 0 || opt.Height > 0 {
-		w, h := FitSize(s.Width, s.Height, opt.Width, opt.Height, true)
+		w, h = FitSize(s.Width, s.Height, opt.Width, opt.Height, true)
+		if w > MaxViewport || h > MaxViewport {
+			return nil, fmt.Errorf("pixel: viewport %d×%d scales the %d×%d image to %d×%d, more than %d on a side",
+				opt.Width, opt.Height, s.Width, s.Height, w, h, MaxViewport)
+		}
+	}
+	img := RenderSamples(s, ReadModality(fr.ds), opt)
+	if w > 0 && (w != s.Width || h != s.Height) {
 		img = Resize(img, w, h)
 	}
 	return img, nil
