@@ -24,6 +24,7 @@ command -v node >/dev/null || need+=(nodejs npm)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 command -v gcc >/dev/null || need+=(gcc)
 command -v dciodvfy >/dev/null || need+=(dicom3tools)
+command -v storescu >/dev/null || need+=(dcmtk)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null

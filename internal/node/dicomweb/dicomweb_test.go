@@ -222,3 +222,68 @@ func readParts(t *testing.T, resp *http.Response, body []byte) [][]byte {
 		out = append(out, b)
 	}
 }
+
+func TestFramesRenderedThumbnail(t *testing.T) {
+	srv := server(t)
+	ct, rle, j2k := corpusFile(t, "CT_small.dcm"), corpusFile(t, "MR_small_RLE.dcm"), corpusFile(t, "693_J2KI.dcm")
+	resp, out := stow(t, srv.URL, [][]byte{ct, rle, j2k})
+	if resp.StatusCode != 200 {
+		t.Fatalf("STOW: %d %v", resp.StatusCode, out)
+	}
+	var insts []map[string]any
+	_, b := get(t, srv.URL+"/dicomweb/instances", "")
+	if err := json.Unmarshal(b, &insts); err != nil || len(insts) != 3 {
+		t.Fatalf("instances: %s", b)
+	}
+	urls := map[string]string{} // modality or JP2 → instance URL
+	for _, in := range insts {
+		key := in["00080060"].(map[string]any)["Value"].([]any)[0].(string)
+		if ts := in["00020010"].(map[string]any)["Value"].([]any)[0].(string); ts == "1.2.840.10008.1.2.4.90" || ts == "1.2.840.10008.1.2.4.91" {
+			key = "JP2"
+		}
+		urls[key] = in["00081190"].(map[string]any)["Value"].([]any)[0].(string)
+	}
+	// A native frame: 128×128×2 bytes, octet-stream, little endian.
+	resp, b = get(t, urls["CT"]+"/frames/1", `multipart/related; type="application/octet-stream"; transfer-syntax=*`)
+	if parts := readParts(t, resp, b); resp.StatusCode != 200 || len(parts) != 1 || len(parts[0]) != 128*128*2 {
+		t.Fatalf("CT frame: %d", resp.StatusCode)
+	}
+	// An RLE frame as stored (image/dicom-rle), or octet-stream when any syntax goes.
+	resp, b = get(t, urls["MR"]+"/frames/1", `multipart/related; type="image/dicom-rle"`)
+	if parts := readParts(t, resp, b); resp.StatusCode != 200 || len(parts) != 1 || len(parts[0]) == 0 {
+		t.Fatalf("RLE frame: %d", resp.StatusCode)
+	}
+	if resp, _ := get(t, urls["MR"]+"/frames/1", `multipart/related; type="image/jpeg"`); resp.StatusCode != http.StatusNotAcceptable {
+		t.Errorf("RLE frame as JPEG: %d, want 406", resp.StatusCode)
+	}
+	if resp, _ := get(t, urls["CT"]+"/frames/2", ""); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("frame 2 of 1: %d, want 404", resp.StatusCode)
+	}
+	// Rendered: a PNG of the frame's size, a JPEG scaled into a viewport, a thumbnail.
+	resp, b = get(t, urls["CT"]+"/rendered?window=40,400", "image/png")
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/png" || !bytes.HasPrefix(b, []byte("\x89PNG")) {
+		t.Fatalf("rendered PNG: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	resp, b = get(t, urls["MR"]+"/frames/1/rendered?viewport=64,64&quality=80", "image/jpeg")
+	if resp.StatusCode != 200 || !bytes.HasPrefix(b, []byte{0xFF, 0xD8}) {
+		t.Fatalf("rendered JPEG: %d", resp.StatusCode)
+	}
+	series := urls["CT"][:strings.Index(urls["CT"], "/instances/")]
+	resp, b = get(t, series+"/thumbnail", "")
+	if resp.StatusCode != 200 || !bytes.HasPrefix(b, []byte{0xFF, 0xD8}) {
+		t.Fatalf("series thumbnail: %d", resp.StatusCode)
+	}
+	for _, c := range []struct {
+		url, accept string
+		want        int
+	}{
+		{urls["CT"] + "/rendered?window=40", "", 400},
+		{urls["CT"] + "/rendered?viewport=0,10", "", 400},
+		{urls["CT"] + "/rendered", "image/gif", 406},
+		{urls["JP2"] + "/rendered", "", 406}, // JPEG 2000: not decoded, never a broken image
+	} {
+		if resp, b := get(t, c.url, c.accept); resp.StatusCode != c.want {
+			t.Errorf("%s: %d, want %d: %s", c.url, resp.StatusCode, c.want, b)
+		}
+	}
+}

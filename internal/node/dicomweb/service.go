@@ -55,6 +55,7 @@ func (s *Service) Register(mux *http.ServeMux, guard func(http.HandlerFunc) http
 	route("GET "+p+"/studies/{study}/series/{series}/metadata", s.metadata)
 	route("GET "+p+"/studies/{study}/series/{series}/instances/{instance}/metadata", s.metadata)
 	route("GET "+p+"/studies/{study}/series/{series}/instances/{instance}/bulkdata/{path...}", s.bulkdata)
+	s.registerPixels(route)
 	// STOW-RS
 	route("POST "+p+"/studies", s.store)
 	mux.HandleFunc(p+"/", guard(func(w http.ResponseWriter, r *http.Request) {
