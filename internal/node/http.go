@@ -29,6 +29,7 @@ func (n *Node) Handler() http.Handler {
 	mux.HandleFunc("GET /audit", n.auditPage)
 
 	n.dicomweb.Register(mux, n.archiveGuard)
+	n.registerArchivePages(mux)
 
 	for _, rt := range n.apiRoutes() {
 		mux.HandleFunc(rt.Pattern, rt.Handler)

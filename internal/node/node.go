@@ -56,6 +56,7 @@ type Node struct {
 	started  time.Time
 	archive  *archive.Archive
 	dicomweb *dicomweb.Service
+	viewer   http.Handler // the series viewer, nil until the node has one
 
 	mu        sync.Mutex
 	connected bool

@@ -91,3 +91,49 @@ var placeholderAbout = map[string]string{
 type LoginData struct {
 	Next string
 }
+
+// ArchiveData is the Data of the "archive" page: what the node stores, its recent
+// ingests, its quarantine and the result of an upload or a quarantine action.
+type ArchiveData struct {
+	Patients, Studies, Series, Instances, Bytes uint64
+	// DICOMweb is the URL of the node's DICOMweb service; DIMSE its C-STORE address
+	// ("AE@host:port"), empty when the node takes no DIMSE.
+	DICOMweb, DIMSE string
+	Ingests         []IngestRow
+	Quarantine      []QuarantineRow
+	QuarantineTotal uint64
+	RecentStudies   []StudyRow
+	// Message reports the result of the last action; Upload that of an upload.
+	Message string
+	Upload  *UploadResult
+}
+
+// IngestRow is one ingest (an association, a request, an upload).
+type IngestRow struct {
+	Source                                  string
+	Started, Ended                          time.Time // Ended zero: still running
+	Stored, Duplicates, Quarantined, Failed uint64
+	Bytes                                   uint64
+}
+
+// QuarantineRow is one quarantined file.
+type QuarantineRow struct {
+	ID, Source, Name, Reason, Detail string
+	Received                         time.Time
+	Size                             uint64
+}
+
+// StudyRow is one stored study.
+type StudyRow struct {
+	UID, PatientID, Date, Description, Modalities string
+	Series, Instances                             uint64
+	// ViewerURL opens its first series in the viewer; empty when there is none.
+	ViewerURL string
+}
+
+// UploadResult sums up an upload from the archive page.
+type UploadResult struct {
+	Files, Stored, Duplicates, Quarantined, Failed uint64
+	// Problems lists one line per file that was not stored.
+	Problems []string
+}

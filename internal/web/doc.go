@@ -16,6 +16,7 @@
 //	"audit"        AuditData
 //	"placeholder"  PlaceholderData
 //	"node-home"    NodeHomeData
+//	"archive"      ArchiveData
 //	"error"        ErrorData
 //
 // Rendering is done into a buffer first: a template error gives a clean plain

@@ -42,6 +42,7 @@ var HubNav = []NavItem{
 // NodeNav is the navigation of a node's web UI.
 var NodeNav = []NavItem{
 	{"home", "Overview", "/"},
+	{"archive", "Archive", "/archive"},
 	{"audit", "Audit", "/audit"},
 }
 
@@ -380,6 +381,7 @@ func (s *Site) funcs() template.FuncMap {
 			return a - b
 		},
 		"num":         num,
+		"bytes":       byteSize,
 		"stateLabel":  stateLabel,
 		"stateClass":  stateClass,
 		"statusText":  http.StatusText,
@@ -516,4 +518,18 @@ func csrfHeaders(token string) (string, error) {
 		return "", fmt.Errorf("web: csrf headers: %w", err)
 	}
 	return string(b), nil
+}
+
+// byteSize formats a size in bytes with a binary unit, e.g. "3.2 MiB".
+func byteSize(n uint64) string {
+	const unit = 1024
+	if n < unit {
+		return strconv.FormatUint(n, 10) + " B"
+	}
+	div, exp := uint64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return strconv.FormatFloat(float64(n)/float64(div), 'f', 1, 64) + " " + string("KMGTPE"[exp]) + "iB"
 }
