@@ -26,77 +26,91 @@ func New(db *store.DB) *Index { return &Index{db: db} }
 // Put indexes the instance r in one transaction and reports whether it was new; an
 // instance already indexed (same SOP Instance UID) is left as it is and added is false.
 func (ix *Index) Put(ctx context.Context, r Record, now time.Time) (added bool, err error) {
+	n, err := ix.PutMany(ctx, []Record{r}, now)
+	return n == 1, err
+}
+
+// PutMany indexes the instances in one transaction (all or none) and returns how many
+// were new. Bulk loads use it: one commit for many instances.
+func (ix *Index) PutMany(ctx context.Context, recs []Record, now time.Time) (added int, err error) {
 	ms := now.UnixMilli()
 	err = ix.db.Tx(ctx, func(tx *store.Tx) error {
-		added = false
-		var one int
-		switch err := tx.QueryRow(ctx, `SELECT 1 FROM instances WHERE sop_uid = ?`, r.SOPUID).Scan(&one); {
-		case err == nil:
-			return nil
-		case !errors.Is(err, sql.ErrNoRows):
-			return err
-		}
-		// Patient, then study, then series, then the instance, each created on first sight.
-		res, err := tx.Exec(ctx, `INSERT INTO patients (patient_id, patient_name, birth_date, sex, num_studies, created_ms)
-			VALUES (?, ?, ?, ?, 0, ?) ON CONFLICT (patient_id) DO NOTHING`, r.PatientID, r.PatientName, r.BirthDate, r.Sex, ms)
-		if err != nil {
-			return fmt.Errorf("patient: %w", err)
-		}
-		_ = res
-		res, err = tx.Exec(ctx, `INSERT INTO studies (study_uid, patient_id, patient_name, birth_date, sex, study_date, study_time,
-			accession, study_id, description, referring, modalities, num_series, num_instances, size, created_ms, updated_ms)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', 0, 0, 0, ?, ?) ON CONFLICT (study_uid) DO NOTHING`,
-			r.StudyUID, r.PatientID, r.PatientName, r.BirthDate, r.Sex, r.StudyDate, r.StudyTime, r.Accession, r.StudyID,
-			r.StudyDesc, r.Referring, ms, ms)
-		if err != nil {
-			return fmt.Errorf("study: %w", err)
-		}
-		if n, _ := res.RowsAffected(); n == 1 {
-			if _, err := tx.Exec(ctx, `UPDATE patients SET num_studies = num_studies + 1 WHERE patient_id = ?`, r.PatientID); err != nil {
-				return fmt.Errorf("patient count: %w", err)
+		added = 0
+		for i := range recs {
+			ok, err := putTx(ctx, tx, &recs[i], ms)
+			if err != nil {
+				return fmt.Errorf("instance %s: %w", recs[i].SOPUID, err)
+			}
+			if ok {
+				added++
 			}
 		}
-		res, err = tx.Exec(ctx, `INSERT INTO series (series_uid, study_uid, modality, series_number, description, body_part,
-			performed_date, performed_time, num_instances, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?)
-			ON CONFLICT (series_uid) DO NOTHING`,
-			r.SeriesUID, r.StudyUID, r.Modality, r.SeriesNumber, r.SeriesDesc, r.BodyPart, r.PerformedDate, r.PerformedTime, ms)
-		if err != nil {
-			return fmt.Errorf("series: %w", err)
-		}
-		newSeries := false
-		if n, _ := res.RowsAffected(); n == 1 {
-			newSeries = true
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO instances (sop_uid, series_uid, study_uid, sop_class_uid, instance_number,
-			transfer_syntax, img_rows, img_columns, frames, bits_allocated, size, sha256, blob_key, source, ingested_ms)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			r.SOPUID, r.SeriesUID, r.StudyUID, r.SOPClassUID, r.InstanceNumber, r.TransferSyntax, r.Rows, r.Columns,
-			r.Frames, r.BitsAllocated, r.Size, r.SHA256, r.BlobKey, r.Source, ms); err != nil {
-			return fmt.Errorf("instance: %w", err)
-		}
-		if _, err := tx.Exec(ctx, `UPDATE series SET num_instances = num_instances + 1 WHERE series_uid = ?`, r.SeriesUID); err != nil {
-			return fmt.Errorf("series count: %w", err)
-		}
-		var mods string
-		if err := tx.QueryRow(ctx, `SELECT modalities FROM studies WHERE study_uid = ?`, r.StudyUID).Scan(&mods); err != nil {
-			return fmt.Errorf("study modalities: %w", err)
-		}
-		seriesInc := 0
-		if newSeries {
-			seriesInc = 1
-		}
-		if _, err := tx.Exec(ctx, `UPDATE studies SET num_instances = num_instances + 1, num_series = num_series + ?,
-			size = size + ?, modalities = ?, updated_ms = ? WHERE study_uid = ?`,
-			seriesInc, r.Size, addModality(mods, r.Modality), ms, r.StudyUID); err != nil {
-			return fmt.Errorf("study counts: %w", err)
-		}
-		added = true
 		return nil
 	})
 	if err != nil {
-		return false, fmt.Errorf("indexing instance %s: %w", r.SOPUID, store.Classify(err))
+		return 0, fmt.Errorf("indexing: %w", store.Classify(err))
 	}
 	return added, nil
+}
+
+// putTx indexes one instance inside tx and reports whether it was new.
+func putTx(ctx context.Context, tx *store.Tx, r *Record, ms int64) (bool, error) {
+	var one int
+	switch err := tx.QueryRow(ctx, `SELECT 1 FROM instances WHERE sop_uid = ?`, r.SOPUID).Scan(&one); {
+	case err == nil:
+		return false, nil
+	case !errors.Is(err, sql.ErrNoRows):
+		return false, err
+	}
+	// Patient, then study, then series, then the instance, each created on first sight.
+	if _, err := tx.Exec(ctx, `INSERT INTO patients (patient_id, patient_name, birth_date, sex, num_studies, created_ms)
+		VALUES (?, ?, ?, ?, 0, ?) ON CONFLICT (patient_id) DO NOTHING`, r.PatientID, r.PatientName, r.BirthDate, r.Sex, ms); err != nil {
+		return false, fmt.Errorf("patient: %w", err)
+	}
+	res, err := tx.Exec(ctx, `INSERT INTO studies (study_uid, patient_id, patient_name, birth_date, sex, study_date, study_time,
+		accession, study_id, description, referring, modalities, num_series, num_instances, size, created_ms, updated_ms)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', 0, 0, 0, ?, ?) ON CONFLICT (study_uid) DO NOTHING`,
+		r.StudyUID, r.PatientID, r.PatientName, r.BirthDate, r.Sex, r.StudyDate, r.StudyTime, r.Accession, r.StudyID,
+		r.StudyDesc, r.Referring, ms, ms)
+	if err != nil {
+		return false, fmt.Errorf("study: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		if _, err := tx.Exec(ctx, `UPDATE patients SET num_studies = num_studies + 1 WHERE patient_id = ?`, r.PatientID); err != nil {
+			return false, fmt.Errorf("patient count: %w", err)
+		}
+	}
+	res, err = tx.Exec(ctx, `INSERT INTO series (series_uid, study_uid, modality, series_number, description, body_part,
+		performed_date, performed_time, num_instances, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?)
+		ON CONFLICT (series_uid) DO NOTHING`,
+		r.SeriesUID, r.StudyUID, r.Modality, r.SeriesNumber, r.SeriesDesc, r.BodyPart, r.PerformedDate, r.PerformedTime, ms)
+	if err != nil {
+		return false, fmt.Errorf("series: %w", err)
+	}
+	seriesInc := 0
+	if n, _ := res.RowsAffected(); n == 1 {
+		seriesInc = 1
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO instances (sop_uid, series_uid, study_uid, sop_class_uid, instance_number,
+		transfer_syntax, img_rows, img_columns, frames, bits_allocated, size, sha256, blob_key, source, ingested_ms)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.SOPUID, r.SeriesUID, r.StudyUID, r.SOPClassUID, r.InstanceNumber, r.TransferSyntax, r.Rows, r.Columns,
+		r.Frames, r.BitsAllocated, r.Size, r.SHA256, r.BlobKey, r.Source, ms); err != nil {
+		return false, fmt.Errorf("instance: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE series SET num_instances = num_instances + 1 WHERE series_uid = ?`, r.SeriesUID); err != nil {
+		return false, fmt.Errorf("series count: %w", err)
+	}
+	var mods string
+	if err := tx.QueryRow(ctx, `SELECT modalities FROM studies WHERE study_uid = ?`, r.StudyUID).Scan(&mods); err != nil {
+		return false, fmt.Errorf("study modalities: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE studies SET num_instances = num_instances + 1, num_series = num_series + ?,
+		size = size + ?, modalities = ?, updated_ms = ? WHERE study_uid = ?`,
+		seriesInc, r.Size, addModality(mods, r.Modality), ms, r.StudyUID); err != nil {
+		return false, fmt.Errorf("study counts: %w", err)
+	}
+	return true, nil
 }
 
 // addModality adds m to the sorted, backslash-separated list mods.
