@@ -296,18 +296,23 @@ func (s *Server) negotiate(rq *associate) (*associate, map[byte]acceptedContext)
 	return ac, ctxs
 }
 
-// chooseTS picks a transfer syntax among the proposed ones: explicit VR little endian,
-// then implicit, then explicit big endian, then the first supported one in the
-// requestor's order.
+// chooseTS picks a transfer syntax among the proposed ones: the first one, in the
+// requestor's order, that is supported, except that when it is an uncompressed one the
+// best supported uncompressed one is taken (explicit VR little endian, then implicit, then
+// explicit big endian). A requestor that lists a compressed syntax first (a file's own
+// encoding, as storescu does) gets it, so nothing is transcoded on the way.
 func chooseTS(proposed, supported []string) string {
-	for _, u := range uncompressedTS {
-		if slices.Contains(proposed, u) && slices.Contains(supported, u) {
-			return u
-		}
-	}
 	for _, p := range proposed {
-		if slices.Contains(supported, p) {
+		if !slices.Contains(supported, p) {
+			continue
+		}
+		if !slices.Contains(uncompressedTS, p) {
 			return p
+		}
+		for _, u := range uncompressedTS {
+			if slices.Contains(proposed, u) && slices.Contains(supported, u) {
+				return u
+			}
 		}
 	}
 	return ""
