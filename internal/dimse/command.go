@@ -76,7 +76,7 @@ func (c *command) encode() ([]byte, error) {
 		els = append(els, el{tagAffectedSOPClassUID, dicom.UI, dicom.PadText(dicom.UI, c.sopClassUID)})
 	}
 	els = append(els, el{tagCommandField, dicom.US, us(c.field)})
-	if c.field&0x8000 == 0 {
+	if c.field&0x8000 == 0 && c.field != cCancelRQ {
 		els = append(els, el{tagMessageID, dicom.US, us(c.messageID)})
 	} else {
 		els = append(els, el{tagMessageIDRespondedTo, dicom.US, us(c.respondedTo)})
