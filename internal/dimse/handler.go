@@ -33,7 +33,8 @@ type StoreRequest struct {
 	// Size is the length of the data set in bytes.
 	Size int64
 	// Path is the spool file holding Data. The handler may rename it (e.g. into a store on
-	// the same file system); whatever is left there is removed after the handler returns.
+	// the same file system: the server then never touches it again); a file left there is
+	// reused for the association's next instance and removed when the association ends.
 	Path string
 }
 

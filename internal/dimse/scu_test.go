@@ -212,3 +212,60 @@ func TestStoreFailureStatus(t *testing.T) {
 		t.Fatal("store without context succeeded")
 	}
 }
+
+// TestSpoolRenameAndCleanup checks that a handler may take the spool file by renaming it
+// (and keeps it intact), that a spool left in place is reused, and that no spool file
+// survives the association.
+func TestSpoolRenameAndCleanup(t *testing.T) {
+	spool, keep := t.TempDir(), t.TempDir()
+	var n int
+	store := StoreFunc(func(ctx context.Context, req *StoreRequest) (Status, error) {
+		n++
+		if n%2 == 1 { // take every other one
+			if err := os.Rename(req.Path, filepath.Join(keep, req.SOPInstanceUID)); err != nil {
+				return StatusProcessingFailure, err
+			}
+		}
+		return StatusSuccess, nil
+	})
+	addr, _ := startServer(t, Config{SpoolDir: spool}, store, nil)
+	ctx := context.Background()
+	cls := "1.2.840.10008.5.1.4.1.1.7"
+	as, err := Dial(ctx, addr, "SCU", "CIE", []PresentationContext{{cls, []string{dicom.ExplicitVRLittleEndianUID}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]byte{}
+	for i := 1; i <= 6; i++ {
+		ds := dicom.NewDataset(dicom.TransferSyntaxFor(dicom.ExplicitVRLittleEndianUID))
+		_ = ds.Set(dicom.NewTag(0x10, 0x10), dicom.PN, dicom.PadText(dicom.PN, strings.Repeat("X", 10*(7-i))))
+		var b bytes.Buffer
+		_, _ = ds.WriteTo(&b)
+		uid := fmt.Sprintf("1.2.3.%d", i)
+		if i%2 == 1 {
+			want[uid] = b.Bytes()
+		}
+		if st, err := as.Store(ctx, cls, uid, dicom.ExplicitVRLittleEndianUID, &b); err != nil || st != StatusSuccess {
+			t.Fatalf("store %d: %v %v", i, st, err)
+		}
+	}
+	if err := as.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for uid, b := range want {
+		got, err := os.ReadFile(filepath.Join(keep, uid))
+		if err != nil || !bytes.Equal(got, b) {
+			t.Errorf("taken spool file %s: %v, %d bytes, want %d", uid, err, len(got), len(b))
+		}
+	}
+	var left []os.DirEntry
+	for i := 0; i < 100; i++ {
+		if left, _ = os.ReadDir(spool); len(left) == 0 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if len(left) != 0 {
+		t.Fatalf("%d spool files left after the association", len(left))
+	}
+}

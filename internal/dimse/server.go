@@ -407,17 +407,16 @@ func (ss *session) sink(ctxID byte, cmd *command) io.Writer {
 			ss.refuseMsg = StatusSOPClassNotSupported
 			return nil
 		}
-		f, err := os.CreateTemp(ss.s.cfg.SpoolDir, "cie-dimse-*.spool")
-		if err != nil {
-			ss.log.Error("dimse: creating spool file", "err", err)
+		if err := ss.reuseSpool(); err != nil {
+			ss.log.Error("dimse: spool file", "err", err)
 			ss.refuseMsg = StatusOutOfResources
 			return nil
 		}
-		ss.spool, ss.spoolN = f, 0
+		ss.spoolN = 0
 		if ss.spoolW == nil {
-			ss.spoolW = bufio.NewWriterSize(f, 256<<10)
+			ss.spoolW = bufio.NewWriterSize(ss.spool, 256<<10)
 		} else {
-			ss.spoolW.Reset(f)
+			ss.spoolW.Reset(ss.spool)
 		}
 		return spoolWriter{ss}
 	case cFindRQ:
@@ -439,7 +438,42 @@ func (w spoolWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// dropSpool closes and removes the current spool file, if any.
+// reuseSpool readies the spool file for the next data set: the association's file,
+// emptied, when it is still at its path (creating and removing a file per instance costs
+// more than the transfer of a small one), or a new one.
+func (ss *session) reuseSpool() error {
+	if ss.spool != nil {
+		if err := ss.spool.Truncate(0); err == nil {
+			if _, err := ss.spool.Seek(0, io.SeekStart); err == nil {
+				return nil
+			}
+		}
+		ss.dropSpool()
+	}
+	f, err := os.CreateTemp(ss.s.cfg.SpoolDir, "cie-dimse-*.spool")
+	if err != nil {
+		return fmt.Errorf("creating spool file: %w", err)
+	}
+	ss.spool = f
+	return nil
+}
+
+// releaseSpool is called after a store handler returned: a spool file the handler moved
+// away is given up (never truncated: it is the handler's now), one still in place is kept
+// for the next instance.
+func (ss *session) releaseSpool() {
+	if ss.spool == nil {
+		return
+	}
+	at, err1 := os.Stat(ss.spool.Name())
+	own, err2 := ss.spool.Stat()
+	if err1 != nil || err2 != nil || !os.SameFile(at, own) {
+		_ = ss.spool.Close()
+		ss.spool = nil
+	}
+}
+
+// dropSpool closes and removes the spool file, if any.
 func (ss *session) dropSpool() {
 	if ss.spool == nil {
 		return
@@ -487,7 +521,7 @@ func (ss *session) respond(ctxID byte, rsp *command) error {
 func (ss *session) handleStore(ctx context.Context, msg *message, pc acceptedContext) error {
 	cmd := msg.cmd
 	rsp := &command{field: cStoreRSP, respondedTo: cmd.messageID, sopClassUID: cmd.sopClassUID, sopInstanceUID: cmd.sopInstanceUID}
-	defer ss.dropSpool()
+	defer ss.releaseSpool()
 	switch {
 	case !cmd.hasDataSet:
 		rsp.status = StatusMistypedArgument
