@@ -47,7 +47,7 @@ type DemoHub struct {
 type DemoNode struct {
 	Name   string `json:"name"`
 	URL    string `json:"url"`
-	DIMSE  string `json:"dimse"` // empty until the node has a DICOM listener
+	DIMSE  string `json:"dimse"` // its DICOM service, "AE@host:port"
 	Config string `json:"config"`
 }
 
@@ -123,6 +123,9 @@ func Demo(ctx context.Context, o DemoOptions) error {
 	if err := waitOnline(ctx, df.Hub.URL, admin.Token, len(df.Nodes), procs, 60*time.Second); err != nil {
 		return err
 	}
+	if err := fillDemo(ctx, o, df); err != nil {
+		return err
+	}
 	printSummary(o.Out, df, filepath.Join(dir, "demo.json"), time.Since(start))
 	o.Log.Info("demo ready", "seconds", time.Since(start).Seconds())
 
@@ -145,7 +148,7 @@ func printSummary(w io.Writer, df *DemoFile, path string, took time.Duration) {
 	fmt.Fprintf(w, "\ncie demo is ready (%.1f s).\n\n", took.Seconds())
 	fmt.Fprintf(w, "  Hub:    %s\n", df.Hub.URL)
 	for _, n := range df.Nodes {
-		fmt.Fprintf(w, "  Node:   %-10s %s\n", n.Name, n.URL)
+		fmt.Fprintf(w, "  Node:   %-10s %s   DICOM %s\n", n.Name, n.URL, n.DIMSE)
 	}
 	fmt.Fprintf(w, "\n  Logins (hub; node users also at their node):\n")
 	for _, u := range df.Users {
@@ -283,6 +286,13 @@ func initDemo(ctx context.Context, o DemoOptions) (*DemoFile, error) {
 		if ncfg.HTTP.Listen, err = pickPort(8081+i, o.RandomPorts); err != nil {
 			return nil, err
 		}
+		if ncfg.DIMSE.Listen, err = pickPort(11112+i, o.RandomPorts); err != nil {
+			return nil, err
+		}
+		ncfg.DIMSE.AETitle = strings.ToUpper("CIE-" + name)
+		if len(ncfg.DIMSE.AETitle) > 16 {
+			ncfg.DIMSE.AETitle = ncfg.DIMSE.AETitle[:16]
+		}
 		if err := os.MkdirAll(ncfg.DataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("creating %s: %w", ncfg.DataDir, err)
 		}
@@ -300,7 +310,8 @@ func initDemo(ctx context.Context, o DemoOptions) (*DemoFile, error) {
 		if err := addNodeUsers(ctx, ncfg, o.Log, holder, nadmin); err != nil {
 			return nil, err
 		}
-		df.Nodes = append(df.Nodes, DemoNode{Name: name, URL: ncfg.HTTP.PublicURL, Config: nodeYAML})
+		df.Nodes = append(df.Nodes, DemoNode{Name: name, URL: ncfg.HTTP.PublicURL, Config: nodeYAML,
+			DIMSE: ncfg.DIMSE.AETitle + "@" + ncfg.DIMSE.Listen})
 	}
 	return df, nil
 }

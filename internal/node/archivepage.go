@@ -280,4 +280,8 @@ func (n *Node) count(res *web.UploadResult, name string, out archive.Outcome, er
 }
 
 // dimseAddress is the node's C-STORE address as "AE@host:port", or "" when off.
-func (n *Node) dimseAddress() string { return "" }
+func (n *Node) dimseAddress() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.dimseAE
+}

@@ -2,6 +2,7 @@ package node
 
 import (
 	"path/filepath"
+	"strings"
 
 	"github.com/cancerimage/cie/internal/config"
 	"github.com/cancerimage/cie/internal/deid"
@@ -19,6 +20,15 @@ type Config struct {
 	Log           config.Log  `yaml:"log"`
 	SecureCookies bool        `yaml:"secure_cookies" help:"mark session cookies Secure (set when served over HTTPS)"`
 	Deid          Deid        `yaml:"deid"`
+	DIMSE         DIMSE       `yaml:"dimse"`
+}
+
+// DIMSE configures the node's DICOM network service (C-ECHO, C-STORE, C-FIND), for PACS.
+type DIMSE struct {
+	Listen          string   `yaml:"listen" help:"address of the DICOM service (C-ECHO, C-STORE, C-FIND), e.g. 0.0.0.0:11112; empty: off"`
+	AETitle         string   `yaml:"ae_title" help:"the node's AE title (at most 16 characters)"`
+	AllowedCallers  []string `yaml:"allowed_callers" help:"calling AE titles allowed to associate, comma-separated; empty: any"`
+	MaxAssociations int      `yaml:"max_associations" help:"associations served at once"`
 }
 
 // Deid configures the de-identification every ingest goes through.
@@ -33,6 +43,8 @@ func DefaultConfig() Config {
 	c.DataDir = "./cie-node"
 	c.HTTP.Listen = "127.0.0.1:8081"
 	c.Log = config.DefaultLog
+	c.DIMSE.AETitle = "CIE"
+	c.DIMSE.MaxAssociations = 32
 	return c
 }
 
@@ -64,6 +76,19 @@ func (c *Config) Validate() error {
 	}
 	if _, err := deid.ParseOptions(c.Deid.Options); err != nil {
 		return config.Errorf("deid.options", "%v", err)
+	}
+	if c.DIMSE.Listen != "" {
+		if err := config.CheckHostPort("dimse.listen", c.DIMSE.Listen); err != nil {
+			return err
+		}
+	}
+	for _, ae := range append([]string{c.DIMSE.AETitle}, c.DIMSE.AllowedCallers...) {
+		if ae = strings.TrimSpace(ae); ae == "" || len(ae) > 16 || strings.ContainsAny(ae, "\\\x00") {
+			return config.Errorf("dimse.ae_title", "%q is not an AE title (1 to 16 characters, no backslash)", ae)
+		}
+	}
+	if c.DIMSE.MaxAssociations < 1 {
+		return config.Errorf("dimse.max_associations", "must be at least 1")
 	}
 	if err := c.HTTP.Check("http"); err != nil {
 		return err

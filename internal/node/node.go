@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"fmt"
 	"log/slog"
@@ -18,6 +19,7 @@ import (
 	"github.com/cancerimage/cie/internal/blob"
 	"github.com/cancerimage/cie/internal/bus"
 	"github.com/cancerimage/cie/internal/deid"
+	"github.com/cancerimage/cie/internal/dimse"
 	"github.com/cancerimage/cie/internal/fed"
 	"github.com/cancerimage/cie/internal/node/archive"
 	"github.com/cancerimage/cie/internal/node/dicomweb"
@@ -57,6 +59,8 @@ type Node struct {
 	archive  *archive.Archive
 	dicomweb *dicomweb.Service
 	viewer   http.Handler // the series viewer, nil until the node has one
+	pacs     *pacs
+	dimseAE  string // "AE@host:port" while the DIMSE service listens
 
 	mu        sync.Mutex
 	connected bool
@@ -142,6 +146,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Node, error) {
 		return fail(fmt.Errorf("de-identification: %w", err))
 	}
 	n.archive = archive.New(archive.Options{DB: db, Blobs: n.blobs, Engine: engine, Audit: n.audit, Logger: log.With("part", "archive")})
+	n.pacs = newPACS(n.archive, log.With("part", "dimse"))
 	n.dicomweb = dicomweb.New(n.archive, DICOMwebPrefix, func(r *http.Request) string {
 		if p, ok := auth.PrincipalFrom(r.Context()); ok {
 			return p.User
@@ -206,6 +211,40 @@ func (n *Node) Run(ctx context.Context) error {
 	if _, err := nc.Subscribe(fed.PingSubject(n.cfg.Name), n.onPing); err != nil {
 		nc.Close()
 		return fmt.Errorf("subscribing to hub requests: %w", err)
+	}
+
+	if n.cfg.DIMSE.Listen != "" {
+		srv, err := dimse.NewServer(dimse.Config{AETitle: n.cfg.DIMSE.AETitle, AllowedCallingAETitles: n.cfg.DIMSE.AllowedCallers,
+			MaxAssociations: n.cfg.DIMSE.MaxAssociations, SpoolDir: filepath.Join(n.cfg.DataDir, "spool")},
+			n.log.With("part", "dimse"), n.pacs, n.pacs)
+		if err != nil {
+			nc.Close()
+			return fmt.Errorf("config section dimse: %w", err)
+		}
+		if err := os.MkdirAll(filepath.Join(n.cfg.DataDir, "spool"), 0o700); err != nil {
+			nc.Close()
+			return fmt.Errorf("creating spool folder: %w", err)
+		}
+		dln, err := net.Listen("tcp", n.cfg.DIMSE.Listen)
+		if err != nil {
+			nc.Close()
+			return fmt.Errorf("config field dimse.listen: %w", err)
+		}
+		n.mu.Lock()
+		n.dimseAE = n.cfg.DIMSE.AETitle + "@" + dln.Addr().String()
+		n.mu.Unlock()
+		dctx, stopDIMSE := context.WithCancel(ctx)
+		dimseDone := make(chan struct{})
+		go func() {
+			defer close(dimseDone)
+			if err := srv.Serve(dctx, dln); err != nil && dctx.Err() == nil {
+				n.log.Error("DIMSE service stopped", "err", err)
+			}
+		}()
+		pacsDone := make(chan struct{})
+		go func() { defer close(pacsDone); n.pacs.run(dctx) }()
+		defer func() { stopDIMSE(); <-dimseDone; <-pacsDone }()
+		n.log.Info("DIMSE service listening", "ae_title", n.cfg.DIMSE.AETitle, "addr", dln.Addr().String())
 	}
 
 	fedDone := make(chan struct{})

@@ -129,6 +129,36 @@ func (a *Archive) Ingest(ctx context.Context, r io.ReaderAt, size int64, src Sou
 	return a.store(ctx, f, res, src)
 }
 
+// IngestDataset is Ingest for a bare data set of size bytes in transfer syntax ts, as a
+// DIMSE C-STORE delivers it: it is wrapped into a Part 10 file with a meta group naming the
+// SOP class and instance and the sender's AE title, then goes through the same pipeline.
+func (a *Archive) IngestDataset(ctx context.Context, r io.ReaderAt, size int64, ts dicom.TransferSyntax, sopClass, sopInstance string, src Source) (Outcome, error) {
+	ds, err := dicom.ParseDataset(r, size, ts, dicom.ParseOptions{})
+	if err != nil {
+		return a.quarantine(ctx, r, size, src, ReasonUnreadable, err.Error())
+	}
+	f, err := dicom.NewFile(ds, ts, sopClass, sopInstance, src.Peer)
+	if err != nil {
+		return a.quarantine(ctx, r, size, src, ReasonUnreadable, err.Error())
+	}
+	res, err := a.engine.Apply(f)
+	var qe *deid.QuarantineError
+	if errors.As(err, &qe) {
+		// Keep what was received, as a Part 10 file: re-read the data set, unchanged.
+		ds, perr := dicom.ParseDataset(r, size, ts, dicom.ParseOptions{})
+		if perr == nil {
+			if orig, ferr := dicom.NewFile(ds, ts, sopClass, sopInstance, src.Peer); ferr == nil {
+				return a.quarantineFile(ctx, orig, src, qe.Reason, qe.Detail)
+			}
+		}
+		return a.quarantine(ctx, r, size, src, qe.Reason, qe.Detail)
+	}
+	if err != nil {
+		return Outcome{}, fmt.Errorf("de-identifying: %w", err)
+	}
+	return a.store(ctx, f, res, src)
+}
+
 // store writes the de-identified f and indexes it.
 func (a *Archive) store(ctx context.Context, f *dicom.File, res deid.Result, src Source) (Outcome, error) {
 	out := Outcome{StudyUID: res.StudyUID, SeriesUID: res.SeriesUID, SOPUID: res.InstanceUID, SOPClassUID: res.SOPClassUID}
@@ -368,6 +398,13 @@ func (a *Archive) Begin(ctx context.Context, src Source) (*Batch, error) {
 		return nil, fmt.Errorf("starting ingest: %w", err)
 	}
 	return b, nil
+}
+
+// IngestDataset ingests one bare data set (see Archive.IngestDataset) as part of the batch.
+func (b *Batch) IngestDataset(ctx context.Context, r io.ReaderAt, size int64, ts dicom.TransferSyntax, sopClass, sopInstance string) (Outcome, error) {
+	out, err := b.a.IngestDataset(ctx, r, size, ts, sopClass, sopInstance, b.src)
+	b.Count(out, err)
+	return out, err
 }
 
 // Ingest ingests one file as part of the batch.

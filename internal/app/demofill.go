@@ -1,0 +1,169 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cancerimage/cie/internal/dicom"
+	"github.com/cancerimage/cie/internal/dimse"
+	"github.com/cancerimage/cie/internal/synth"
+)
+
+// DemoSeed makes the demo's generated data; the same seed gives the same data.
+const DemoSeed = 20261122
+
+// demoSynth is the generated data of a demo node: 50 patients with CT, MR and PET
+// studies of 128×128 images, 16 to 24 slices a series, at most 3 series a study (a
+// segmentation of the lesion in 40 % of the studies that can have one). Smaller than
+// synth.DemoOptions so that a first demo start stays under a minute or so.
+func demoSynth(node string) synth.Options {
+	o := synth.DemoOptions(node, DemoSeed)
+	o.Patients = 50
+	o.MinSlices, o.MaxSlices = 16, 24
+	o.MaxSeriesPerStudy = 3
+	o.SourceAE = "DEMO-PACS"
+	return o
+}
+
+// fillDemo sends generated data to every node that has none, through C-STORE into the
+// node's DIMSE service, so that the demo shows the real pipeline (de-identification
+// included). It writes each node's clinical table beside its data.
+func fillDemo(ctx context.Context, o DemoOptions, df *DemoFile) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(df.Nodes))
+	var mu sync.Mutex
+	for i, n := range df.Nodes {
+		holder := demoUser(df, n.Name+"-holder")
+		has, err := nodeHasStudies(ctx, n.URL, holder.Token)
+		if err != nil {
+			return err
+		}
+		if has {
+			continue
+		}
+		wg.Add(1)
+		go func(i int, n DemoNode) {
+			defer wg.Done()
+			errs[i] = fillNode(ctx, o, n, func(msg string) {
+				mu.Lock()
+				defer mu.Unlock()
+				fmt.Fprintln(o.Out, msg)
+			})
+		}(i, n)
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return fmt.Errorf("filling node %s: %w", df.Nodes[i].Name, err)
+		}
+	}
+	return nil
+}
+
+func demoUser(df *DemoFile, name string) DemoUser {
+	for _, u := range df.Users {
+		if u.Name == name {
+			return u
+		}
+	}
+	return DemoUser{}
+}
+
+// nodeHasStudies asks the node's QIDO-RS whether it stores any study.
+func nodeHasStudies(ctx context.Context, url, token string) (bool, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", url+"/dicomweb/studies?limit=1", nil)
+	if err != nil {
+		return false, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false, fmt.Errorf("asking %s for its studies: %w", url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		return false, fmt.Errorf("asking %s for its studies: %s: %s", url, resp.Status, b)
+	}
+	var list []json.RawMessage
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+		return false, fmt.Errorf("asking %s for its studies: %w", url, err)
+	}
+	return len(list) > 0, nil
+}
+
+// fillNode generates one node's data and sends it with C-STORE.
+func fillNode(ctx context.Context, o DemoOptions, n DemoNode, say func(string)) error {
+	ae, addr, ok := strings.Cut(n.DIMSE, "@")
+	if !ok {
+		return fmt.Errorf("node %s has no DIMSE address (%q)", n.Name, n.DIMSE)
+	}
+	g, err := synth.New(demoSynth(n.Name))
+	if err != nil {
+		return err
+	}
+	sum := g.Summary()
+	say(fmt.Sprintf("Filling %s with generated data over C-STORE: %d patients, %d studies, %d series, %d instances ...",
+		n.Name, sum.Patients, sum.Studies, sum.Series, sum.Instances))
+	f, err := os.Create(filepath.Join(o.Dir, n.Name, "clinical.csv"))
+	if err != nil {
+		return err
+	}
+	if err := synth.WriteClinicalCSV(f, g.Clinical()); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	ts := dicom.ExplicitVRLittleEndianUID
+	var pcs []dimse.PresentationContext
+	for _, c := range []string{synth.CTImageStorage, synth.MRImageStorage, synth.PETImageStorage, synth.SegmentationStorage} {
+		pcs = append(pcs, dimse.PresentationContext{AbstractSyntax: c, TransferSyntaxes: []string{ts}})
+	}
+	as, err := dimse.Dial(ctx, addr, "DEMO-PACS", ae, pcs, nil)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	sent, last := 0, time.Now()
+	var buf bytes.Buffer
+	err = g.Walk(func(in *synth.Instance) error {
+		buf.Reset()
+		if _, err := in.File.Dataset.WriteTo(&buf); err != nil {
+			return err
+		}
+		st, err := as.Store(ctx, in.SOPClassUID, in.SOPInstanceUID, ts, bytes.NewReader(buf.Bytes()))
+		if err != nil {
+			return fmt.Errorf("C-STORE of %s: %w", in.SOPInstanceUID, err)
+		}
+		if !st.IsSuccess() {
+			return fmt.Errorf("C-STORE of %s: status %s", in.SOPInstanceUID, st)
+		}
+		sent++
+		if time.Since(last) > 5*time.Second {
+			last = time.Now()
+			say(fmt.Sprintf("  %s: %d of %d instances", n.Name, sent, sum.Instances))
+		}
+		return nil
+	})
+	if err != nil {
+		as.Abort()
+		return err
+	}
+	if err := as.Release(ctx); err != nil {
+		return err
+	}
+	took := time.Since(start)
+	say(fmt.Sprintf("  %s: %d instances stored in %.1f s (%.0f/s)", n.Name, sent, took.Seconds(), float64(sent)/took.Seconds()))
+	return nil
+}
