@@ -56,7 +56,7 @@ function showError(title, detail) {
   s.textContent = title;
   box.append(s, document.createTextNode(detail || ''));
   box.hidden = false;
-  $('series-title').textContent ||= 'Series not shown';
+  if (!root.dataset.count) $('series-title').textContent = 'Series not shown';
 }
 
 // A frame that fails after the first render is reported without hiding the
@@ -81,7 +81,7 @@ async function fetchMetadata(url) {
   }
   if (!res.ok) {
     let body = '';
-    try { body = (await res.text()).slice(0, 300); } catch { /* ignore */ }
+    try { body = (await res.text()).replace(/\s+/g, ' ').trim().slice(0, 240); } catch { /* ignore */ }
     throw new Error(`${url}: HTTP ${res.status} ${res.statusText}${body ? `\n${body}` : ''}`);
   }
   try {
@@ -209,11 +209,15 @@ async function start(base) {
     } catch { /* not every backend reports zoom before the first render */ }
   }
 
+  // shown: an image of the series is in the viewport (renders before that
+  // are of the empty viewport and do not make the viewer "ready").
   let rendered = 0;
-  element.addEventListener(Enums.Events.STACK_NEW_IMAGE, showIndex);
+  let shown = false;
+  element.addEventListener(Enums.Events.STACK_NEW_IMAGE, () => { shown = true; showIndex(); });
   element.addEventListener(Enums.Events.VOI_MODIFIED, showVOI);
   element.addEventListener(Enums.Events.CAMERA_MODIFIED, showZoom);
   element.addEventListener(Enums.Events.IMAGE_RENDERED, () => {
+    if (!shown) return;
     rendered++;
     root.dataset.rendered = String(rendered);
     showIndex();
@@ -224,10 +228,11 @@ async function start(base) {
   const onLoadFail = (evt) => {
     const d = evt.detail || {};
     const i = imageIds.indexOf(d.imageId);
-    const why = d.error && (d.error.message || d.error.statusText || d.error.status) || 'unknown error';
+    const e = d.error || {};
+    const why = e.status ? `HTTP ${e.status} ${e.statusText || ''}`.trim() : e.message || String(d.error || 'unknown error');
     const msg = `Slice ${i >= 0 ? i + 1 : '?'} could not be loaded: ${why}`;
     console.error(msg, d);
-    if (rendered === 0) showError('The series could not be shown.', msg);
+    if (!shown) showError('The series could not be shown.', msg);
     else showWarning(msg);
   };
   eventTarget.addEventListener(Enums.Events.IMAGE_LOAD_FAILED, onLoadFail);
