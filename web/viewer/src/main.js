@@ -4,7 +4,7 @@
 //
 // Parameters come from data attributes of #viewer, which the Go handler fills
 // (internal/viewer); when they are not filled in (vite dev server) the query
-// parameters dicomweb, study, series and token are used instead.
+// parameters dicomweb, study, series, token and back are used instead.
 //
 // State for people and tests: #viewer[data-state] is "loading", "ready" or
 // "error"; data-index (1-based) and data-count give the slice; data-ww and
@@ -32,9 +32,13 @@ import { stack, seriesURL, value, T, CT_PRESETS } from './series.js';
 const root = document.getElementById('viewer');
 const $ = (id) => document.getElementById(id);
 
+// param reads a page parameter from #viewer's data attributes. Only when the
+// page is not rendered by Go (vite dev server: the attribute still holds the
+// template action) does it fall back to the query, so a link can never slip
+// a token or another server into a page that Go rendered.
 function param(name) {
-  const v = root.dataset[name];
-  if (v !== undefined && v !== '' && !v.startsWith('{{')) return v;
+  const v = root.dataset[name] ?? '';
+  if (!v.startsWith('{{')) return v;
   return new URLSearchParams(location.search).get(name) || '';
 }
 
