@@ -80,12 +80,9 @@ func (n *Node) archiveData(ctx context.Context, r *http.Request) (web.ArchiveDat
 	return d, nil
 }
 
-// viewerURL is the page that shows a series; empty until the node has a viewer.
+// viewerURL is the viewer page of a series.
 func (n *Node) viewerURL(study, series string) string {
-	if n.viewer == nil {
-		return ""
-	}
-	return "/viewer?" + url.Values{"study": {study}, "series": {series}}.Encode()
+	return n.viewer.URL(DICOMwebPrefix, study, series) + "&back=/archive"
 }
 
 func (n *Node) archivePage(w http.ResponseWriter, r *http.Request) {

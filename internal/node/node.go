@@ -28,6 +28,7 @@ import (
 	"github.com/cancerimage/cie/internal/settings"
 	"github.com/cancerimage/cie/internal/store"
 	"github.com/cancerimage/cie/internal/version"
+	"github.com/cancerimage/cie/internal/viewer"
 	"github.com/cancerimage/cie/internal/web"
 	"github.com/cancerimage/cie/internal/webauth"
 )
@@ -58,7 +59,7 @@ type Node struct {
 	started  time.Time
 	archive  *archive.Archive
 	dicomweb *dicomweb.Service
-	viewer   http.Handler // the series viewer, nil until the node has one
+	viewer   *viewer.Handler
 	pacs     *pacs
 	dimseAE  string // "AE@host:port" while the DIMSE service listens
 
@@ -147,6 +148,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Node, error) {
 	}
 	n.archive = archive.New(archive.Options{DB: db, Blobs: n.blobs, Engine: engine, Audit: n.audit, Logger: log.With("part", "archive")})
 	n.pacs = newPACS(n.archive, log.With("part", "dimse"))
+	if n.viewer, err = viewer.New(viewer.Options{Prefix: "/viewer/", DICOMweb: DICOMwebPrefix}); err != nil {
+		return fail(fmt.Errorf("viewer: %w", err))
+	}
 	n.dicomweb = dicomweb.New(n.archive, DICOMwebPrefix, func(r *http.Request) string {
 		if p, ok := auth.PrincipalFrom(r.Context()); ok {
 			return p.User
