@@ -289,6 +289,9 @@ func initDemo(ctx context.Context, o DemoOptions) (*DemoFile, error) {
 		if ncfg.DIMSE.Listen, err = pickPort(11112+i, o.RandomPorts); err != nil {
 			return nil, err
 		}
+		// Research use keeps intervals between dates and cleaned descriptions (the EUCAIM
+		// choice); names, IDs, UIDs and the planted identifiers still go.
+		ncfg.Deid.Options = []string{"modified-dates", "clean-descriptors", "retain-patient-characteristics"}
 		ncfg.DIMSE.AETitle = strings.ToUpper("CIE-" + name)
 		if len(ncfg.DIMSE.AETitle) > 16 {
 			ncfg.DIMSE.AETitle = ncfg.DIMSE.AETitle[:16]

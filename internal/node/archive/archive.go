@@ -172,17 +172,13 @@ func (a *Archive) store(ctx context.Context, f *dicom.File, res deid.Result, src
 	} else if !errors.Is(err, index.ErrNotFound) {
 		return out, err
 	}
-	meta, err := metadata(f.Dataset)
-	if err != nil {
+	if _, err := metadata(f.Dataset); err != nil {
 		return a.quarantineFile(ctx, f, src, "cannot-describe", err.Error())
 	}
 	key := InstanceKey(rec.StudyUID, rec.SeriesUID, rec.SOPUID)
 	info, err := a.putFile(ctx, key, f)
 	if err != nil {
 		return out, err
-	}
-	if _, err := a.blobs.Put(ctx, MetadataKey(rec.StudyUID, rec.SeriesUID, rec.SOPUID), bytes.NewReader(meta)); err != nil {
-		return out, fmt.Errorf("storing metadata of %s: %w", rec.SOPUID, err)
 	}
 	rec.Size, rec.SHA256, rec.BlobKey, rec.Source = info.Size, hex.EncodeToString(info.SHA256), key, src.String()
 	added, err := a.ix.Put(ctx, rec, a.now())
@@ -210,6 +206,42 @@ func (a *Archive) putFile(ctx context.Context, key string, f *dicom.File) (blob.
 		return info, fmt.Errorf("storing %s: %w", key, err)
 	}
 	return info, nil
+}
+
+// Metadata returns the DICOM JSON of a stored instance, with Bulk Data URIs relative to
+// the instance's URL ("bulkdata/<tag path>"). It is made from the stored file on first
+// use and kept beside it (a cache: losing it loses nothing), so ingest writes one object
+// per instance.
+func (a *Archive) Metadata(ctx context.Context, in index.Instance) ([]byte, error) {
+	key := MetadataKey(in.StudyUID, in.SeriesUID, in.SOPUID)
+	if rc, err := a.blobs.Get(ctx, key); err == nil {
+		data, err := io.ReadAll(rc)
+		rc.Close()
+		if err == nil {
+			return data, nil
+		}
+	}
+	rc, err := a.blobs.Get(ctx, in.BlobKey)
+	if err != nil {
+		return nil, fmt.Errorf("metadata of %s: %w", in.SOPUID, err)
+	}
+	data, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil {
+		return nil, fmt.Errorf("metadata of %s: %w", in.SOPUID, err)
+	}
+	f, err := dicom.Parse(bytes.NewReader(data), int64(len(data)), dicom.ParseOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("metadata of %s: %w", in.SOPUID, err)
+	}
+	meta, err := metadata(f.Dataset)
+	if err != nil {
+		return nil, fmt.Errorf("metadata of %s: %w", in.SOPUID, err)
+	}
+	if _, err := a.blobs.Put(ctx, key, bytes.NewReader(meta)); err != nil {
+		a.log.Warn("keeping metadata", "sop", in.SOPUID, "err", err)
+	}
+	return meta, nil
 }
 
 // metadata is the instance's DICOM JSON, with Bulk Data URIs relative to the instance's

@@ -287,3 +287,27 @@ func TestFramesRenderedThumbnail(t *testing.T) {
 		}
 	}
 }
+
+// Clients write media type parameters with an unquoted slash (cornerstone's
+// dicom-image-loader sends exactly this Accept); the node must take it.
+func TestLenientMediaTypes(t *testing.T) {
+	mt, p := parseMediaType(`multipart/related; type=application/octet-stream; transfer-syntax=*`)
+	if mt != "multipart/related" || p["type"] != "application/octet-stream" || p["transfer-syntax"] != "*" {
+		t.Fatalf("%q %v", mt, p)
+	}
+	if l := acceptList(`multipart/related; type="a,b", image/png`); len(l) != 2 {
+		t.Fatalf("accept list %q", l)
+	}
+	srv := server(t)
+	resp, _ := stow(t, srv.URL, [][]byte{corpusFile(t, "CT_small.dcm")})
+	if resp.StatusCode != 200 {
+		t.Fatalf("STOW: %d", resp.StatusCode)
+	}
+	var insts []map[string]any
+	_, b := get(t, srv.URL+"/dicomweb/instances", "")
+	json.Unmarshal(b, &insts)
+	url := insts[0]["00081190"].(map[string]any)["Value"].([]any)[0].(string)
+	if resp, b := get(t, url+"/frames/1", `multipart/related; type=application/octet-stream; transfer-syntax=*`); resp.StatusCode != 200 {
+		t.Fatalf("frames with an unquoted type: %d %s", resp.StatusCode, b)
+	}
+}

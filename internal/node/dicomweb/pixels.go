@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"mime/multipart"
 	"net/http"
 	"net/textproto"
@@ -188,11 +187,8 @@ func acceptedFrameType(r *http.Request) (string, string, bool) {
 	if acc == "" {
 		return "", "*", true
 	}
-	for _, part := range strings.Split(acc, ",") {
-		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
-		if err != nil {
-			continue
-		}
+	for _, part := range acceptList(acc) {
+		mt, params := parseMediaType(part)
 		switch {
 		case mt == "*/*" || mt == "multipart/*":
 			return "", "*", true
@@ -213,8 +209,8 @@ func renderedFormat(r *http.Request) (pixel.Format, bool) {
 	if acc == "" {
 		return pixel.JPEG, true
 	}
-	for _, part := range strings.Split(acc, ",") {
-		mt, _, _ := strings.Cut(strings.TrimSpace(part), ";")
+	for _, part := range acceptList(acc) {
+		mt, _ := parseMediaType(part)
 		if f, ok := pixel.FormatFor(mt); ok {
 			return f, true
 		}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"mime"
 	"mime/multipart"
 	"net/http"
 	"net/textproto"
@@ -186,11 +185,8 @@ func acceptsJSON(r *http.Request) bool {
 	if acc == "" {
 		return true
 	}
-	for _, part := range strings.Split(acc, ",") {
-		mt, _, err := mime.ParseMediaType(strings.TrimSpace(part))
-		if err != nil {
-			continue
-		}
+	for _, part := range acceptList(acc) {
+		mt, _ := parseMediaType(part)
 		switch mt {
 		case "application/dicom+json", "application/json", "*/*", "application/*":
 			return true
@@ -315,11 +311,8 @@ func acceptedSyntax(r *http.Request) (string, bool) {
 	if acc == "" {
 		return "*", true
 	}
-	for _, part := range strings.Split(acc, ",") {
-		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
-		if err != nil {
-			continue
-		}
+	for _, part := range acceptList(acc) {
+		mt, params := parseMediaType(part)
 		switch {
 		case mt == "*/*" || mt == "multipart/*":
 			return "*", true
@@ -396,15 +389,10 @@ func (s *Service) metadata(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	io.WriteString(w, "[")
 	for i, in := range list {
-		rc, err := s.archive.Blobs().Get(r.Context(), archive.MetadataKey(in.StudyUID, in.SeriesUID, in.SOPUID))
+		data, err := s.archive.Metadata(r.Context(), in)
 		if err != nil {
-			s.log.Error("metadata missing from the blob store", "sop", in.SOPUID, "err", err)
-			return
-		}
-		data, err := io.ReadAll(rc)
-		rc.Close()
-		if err != nil {
-			return
+			s.log.Error("metadata", "sop", in.SOPUID, "err", err)
+			return // the client sees truncated JSON, never a wrong answer
 		}
 		prefix := base + "/studies/" + in.StudyUID + "/series/" + in.SeriesUID + "/instances/" + in.SOPUID + "/"
 		data = []byte(strings.ReplaceAll(string(data), `"BulkDataURI":"bulkdata/`, `"BulkDataURI":"`+prefix+`bulkdata/`))

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"mime"
 	"mime/multipart"
 	"net/http"
 	"os"
@@ -37,8 +36,8 @@ type Peer func(r *http.Request) string
 // store answers STOW-RS: each application/dicom part is spooled to a temporary file and
 // ingested; the answer lists what was stored and what failed.
 func (s *Service) store(w http.ResponseWriter, r *http.Request) {
-	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "multipart/related" {
+	mt, params := parseMediaType(r.Header.Get("Content-Type"))
+	if mt != "multipart/related" {
 		httpx.Error(w, http.StatusUnsupportedMediaType, `STOW-RS takes multipart/related; type="application/dicom"; got Content-Type %q`, r.Header.Get("Content-Type"))
 		return
 	}
@@ -80,7 +79,7 @@ func (s *Service) store(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 		if ct := part.Header.Get("Content-Type"); ct != "" {
-			if pmt, _, _ := mime.ParseMediaType(ct); pmt != "application/dicom" {
+			if pmt, _ := parseMediaType(ct); pmt != "application/dicom" {
 				warnings = append(warnings, fmt.Sprintf("part %d: Content-Type %q is not application/dicom", i, ct))
 				fails = append(fails, failed("", "", failureCannotUnderstand))
 				continue

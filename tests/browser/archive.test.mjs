@@ -1,0 +1,99 @@
+// Browser test of a node's Archive page and its viewer against a running `cie demo`
+// (whose nodes were filled with generated data over C-STORE). Needs CIE_DEMO_JSON;
+// writes screenshots to CIE_SCREENSHOTS.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, mkdirSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const demo = JSON.parse(readFileSync(process.env.CIE_DEMO_JSON, 'utf8'));
+const shots = process.env.CIE_SCREENSHOTS || 'screenshots';
+mkdirSync(shots, { recursive: true });
+const pydicom = '/usr/lib/python3/dist-packages/pydicom/data/test_files';
+
+async function browser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
+}
+
+async function login(page, node, user) {
+  await page.goto(node.url + '/login?next=/archive');
+  await page.fill('input[name=username]', user.name);
+  await page.fill('input[name=password]', user.password);
+  await Promise.all([page.waitForURL('**/archive'), page.click('button[type=submit]')]);
+}
+
+test('a data holder sees the archive, uploads files, releases and deletes quarantined ones', async () => {
+  const node = demo.nodes[0];
+  const holder = demo.users.find((u) => u.name === `${node.name}-holder`);
+  const b = await browser();
+  try {
+    const page = await b.newPage({ viewport: { width: 1280, height: 1000 } });
+    await login(page, node, holder);
+    const count = async (what) => Number((await page.textContent(`[data-count=${what}]`)).replace(/\D/g, ''));
+    const before = await count('instances');
+    assert.ok(before > 1000, `the demo node holds ${before} instances`);
+    assert.ok(await count('studies') > 50, 'studies');
+    assert.match(await page.textContent('main'), /DIMSE C-STORE/);
+    await page.screenshot({ path: join(shots, 'archive.png'), fullPage: true });
+
+    // Upload a CT (stored) and two secondary captures (quarantined: no pixel-cleaning rule).
+    const files = ['CT_small.dcm', 'SC_rgb_rle.dcm', 'SC_rgb_small_odd.dcm'].map((f) => join(pydicom, f));
+    for (const f of files) assert.ok(existsSync(f), `${f} (Debian python3-pydicom)`);
+    await page.setInputFiles('#upload-form input[type=file]', files);
+    await Promise.all([page.waitForSelector('#upload-result'), page.click('#upload-form button[type=submit]')]);
+    const result = await page.textContent('#upload-result');
+    assert.match(result, /3 files: 1 stored.*2 quarantined/s);
+    assert.match(result, /no-pixel-cleaning-rule/);
+    assert.equal(await count('instances'), before + 1);
+    await page.screenshot({ path: join(shots, 'archive-upload.png'), fullPage: true });
+
+    // Release one quarantined file, delete the other.
+    const rows = page.locator('#quarantine tr[data-reason="no-pixel-cleaning-rule"]');
+    const n = await rows.count();
+    assert.ok(n >= 2, `${n} quarantined rows`);
+    await Promise.all([page.waitForURL(/done=/), rows.first().locator('button', { hasText: 'Release' }).click()]);
+    assert.match(await page.textContent('#archive-message'), /Released .*stored as instance 2\.25\./);
+    assert.equal(await count('instances'), before + 2);
+    await Promise.all([page.waitForURL(/done=/), page.locator('#quarantine tr[data-reason="no-pixel-cleaning-rule"]').first().locator('button', { hasText: 'Delete' }).click()]);
+    assert.match(await page.textContent('#archive-message'), /Deleted/);
+    assert.equal(await page.locator('#quarantine tr[data-reason="no-pixel-cleaning-rule"]').count(), n - 2);
+
+    // Both actions are in the node's audit log.
+    await page.goto(node.url + '/audit');
+    const audit = await page.textContent('main');
+    assert.match(audit, /quarantine\.released/);
+    assert.match(audit, /quarantine\.deleted/);
+  } finally {
+    await b.close();
+  }
+});
+
+test('a study of the archive opens in the viewer and shows the image', async () => {
+  const node = demo.nodes[1];
+  const holder = demo.users.find((u) => u.name === `${node.name}-holder`);
+  const b = await browser();
+  try {
+    const page = await b.newPage({ viewport: { width: 1280, height: 900 } });
+    await login(page, node, holder);
+    const row = page.locator('#studies tr[data-study]').filter({ hasText: 'CT' }).first();
+    await Promise.all([page.waitForURL(/\/viewer\//), row.locator('a', { hasText: 'View' }).click()]);
+    await page.waitForFunction(() => ['ready', 'error'].includes(document.getElementById('viewer').dataset.state), null, { timeout: 30000 });
+    const state = await page.$eval('#viewer', (el) => el.dataset.state);
+    assert.equal(state, 'ready', `viewer: ${await page.textContent('#error').catch(() => '')}`);
+    await page.waitForTimeout(500);
+    const stats = await page.$eval('#viewport canvas', (c) => {
+      const { data, width, height } = c.getContext('2d').getImageData(0, 0, c.width, c.height);
+      const levels = new Set();
+      for (let i = 0; i < data.length; i += 4) levels.add(data[i]);
+      return { width, height, levels: levels.size };
+    });
+    assert.ok(stats.width > 100 && stats.levels >= 16, `canvas ${stats.width}x${stats.height}, ${stats.levels} grey levels`);
+    await page.screenshot({ path: join(shots, 'viewer-demo.png') });
+  } finally {
+    await b.close();
+  }
+});
