@@ -24,7 +24,8 @@ import (
 // API token at the node.
 type archiveNode struct {
 	dir, nodeURL, token, cfg string
-	hub, node              *proc
+	hubURL, hubYAML          string
+	hub, node                *proc
 }
 
 func startArchiveNode(t *testing.T) *archiveNode {
@@ -36,7 +37,7 @@ func startArchiveNode(t *testing.T) *archiveNode {
 		filepath.Join(dir, "hub"), strings.TrimPrefix(hubURL, "http://"), freeAddr(t)))
 	creds := filepath.Join(dir, "alpha.creds")
 	cie(t, false, "admin", "node", "add", "alpha", "--hub-config", hubYAML, "--out", creds)
-	a := &archiveNode{dir: dir, nodeURL: "http://" + freeAddr(t), cfg: filepath.Join(dir, "alpha.yaml")}
+	a := &archiveNode{dir: dir, nodeURL: "http://" + freeAddr(t), cfg: filepath.Join(dir, "alpha.yaml"), hubURL: hubURL, hubYAML: hubYAML}
 	writeFile(t, a.cfg, fmt.Sprintf("name: alpha\ndata_dir: %s\ncredentials: %s\nhttp:\n  listen: %s\n",
 		filepath.Join(dir, "alpha"), creds, strings.TrimPrefix(a.nodeURL, "http://")))
 	cie(t, false, "admin", "user", "add", "holder", "--role", "data_holder", "--password", "correct horse battery", "--node-config", a.cfg)

@@ -41,6 +41,10 @@ func (h *Hub) Handler() http.Handler {
 		})
 	}
 
+	// Each node's DICOMweb, relayed over the bus, and the viewer for it.
+	mux.HandleFunc("GET "+relayPrefix+"{node}/dicomweb/{path...}", h.relay)
+	mux.Handle("/viewer/", h.viewer)
+
 	// API.
 	for _, rt := range h.apiRoutes() {
 		mux.HandleFunc(rt.Pattern, rt.Handler)

@@ -21,6 +21,7 @@ import (
 	"github.com/cancerimage/cie/internal/settings"
 	"github.com/cancerimage/cie/internal/store"
 	"github.com/cancerimage/cie/internal/version"
+	"github.com/cancerimage/cie/internal/viewer"
 	"github.com/cancerimage/cie/internal/web"
 	"github.com/cancerimage/cie/internal/webauth"
 )
@@ -41,6 +42,7 @@ type Hub struct {
 	site      *web.Site
 	metrics   *httpx.Metrics
 	ready     *httpx.Ready
+	viewer    *viewer.Handler
 
 	mu      sync.Mutex
 	bus     *bus.Server
@@ -117,6 +119,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Hub, error) {
 	h.witness = audit.NewWitness(h.keys.AuditSigner)
 	if h.site, err = web.New(web.Options{Product: "hub", Name: "cie hub", Nav: web.HubNav, Version: version.String()}); err != nil {
 		return fail(err)
+	}
+	if h.viewer, err = viewer.New(viewer.Options{Prefix: "/viewer/"}); err != nil {
+		return fail(fmt.Errorf("viewer: %w", err))
 	}
 	h.reg = newRegistry(h)
 	h.gate = &webauth.Gate{Users: h.users, Sessions: h.sessions, Site: h.site, Audit: h.audit, Log: log, Realm: "cie hub", Home: "/nodes"}

@@ -60,6 +60,7 @@ type Node struct {
 	archive  *archive.Archive
 	dicomweb *dicomweb.Service
 	viewer   *viewer.Handler
+	relayMux *http.ServeMux // DICOMweb alone, for requests relayed by the hub
 	pacs     *pacs
 	dimseAE  string // "AE@host:port" while the DIMSE service listens
 
@@ -157,7 +158,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Node, error) {
 		}
 		return ""
 	}, log.With("part", "dicomweb"))
+	n.relayMux = http.NewServeMux()
 	n.gate = &webauth.Gate{Users: n.users, Sessions: n.sessions, Site: n.site, Audit: n.audit, Log: log, Realm: "cie node " + cfg.Name, Home: "/"}
+	n.dicomweb.Register(n.relayMux, n.archiveGuard)
 	n.metrics.Registry.MustRegister(collector{n})
 	if _, err := settings.LogConfigChange(ctx, db, n.audit, cfg.Name, &n.cfg); err != nil {
 		return fail(err)
@@ -215,6 +218,10 @@ func (n *Node) Run(ctx context.Context) error {
 	if _, err := nc.Subscribe(fed.PingSubject(n.cfg.Name), n.onPing); err != nil {
 		nc.Close()
 		return fmt.Errorf("subscribing to hub requests: %w", err)
+	}
+	if _, err := nc.Subscribe(fed.RelaySubject(n.cfg.Name), func(m *nats.Msg) { n.onRelay(ctx, nc, m) }); err != nil {
+		nc.Close()
+		return fmt.Errorf("subscribing to relayed requests: %w", err)
 	}
 
 	if n.cfg.DIMSE.Listen != "" {

@@ -1,0 +1,154 @@
+package hub
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/cancerimage/cie/internal/fed"
+	"github.com/cancerimage/cie/internal/httpx"
+)
+
+// relayPrefix is where the hub serves each node's DICOMweb: /nodes/{node}/dicomweb/...
+const relayPrefix = "/nodes/"
+
+// hopHeaders are not passed on from a node's answer.
+var hopHeaders = map[string]bool{"Connection": true, "Keep-Alive": true, "Transfer-Encoding": true, "Upgrade": true, "Trailer": true}
+
+// relay serves GET /nodes/{node}/dicomweb/{path...} by asking the node over the bus (see
+// fed.RelayRequest) and streaming its answer, acknowledging each chunk only after it was
+// written to the client: a slow client slows the node, and neither side holds more than
+// the window of chunks.
+func (h *Hub) relay(w http.ResponseWriter, r *http.Request) {
+	p, ok, err := h.gate.Principal(r)
+	switch {
+	case err != nil:
+		httpx.Error(w, http.StatusUnauthorized, "%v", err)
+		return
+	case !ok:
+		w.Header().Set("WWW-Authenticate", `Bearer realm="cie hub"`)
+		httpx.Error(w, http.StatusUnauthorized, "authentication required: log in or send Authorization: Bearer <token>")
+		return
+	}
+	node := r.PathValue("node")
+	info, known := h.reg.get(node)
+	if !known {
+		httpx.Error(w, http.StatusNotFound, "no node %q is registered at this hub", node)
+		return
+	}
+	if info.State != StateOnline {
+		httpx.Error(w, http.StatusBadGateway, "node %s is %s; its DICOMweb cannot be reached now", node, info.State)
+		return
+	}
+	h.mu.Lock()
+	nc := h.nc
+	h.mu.Unlock()
+	if nc == nil {
+		httpx.Error(w, http.StatusServiceUnavailable, "the hub's bus is not running")
+		return
+	}
+	var idb [12]byte
+	_, _ = rand.Read(idb[:])
+	id := hex.EncodeToString(idb[:])
+	msgs := make(chan *nats.Msg, fed.RelayWindow+4)
+	sub, err := nc.ChanSubscribe(fed.RelayDataSubject(node, id), msgs)
+	if err != nil {
+		httpx.Error(w, http.StatusInternalServerError, "relay: %v", err)
+		return
+	}
+	defer sub.Unsubscribe()
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	path := "/" + r.PathValue("path")
+	if path == "/" {
+		path = ""
+	}
+	rq := fed.RelayRequest{ID: id, Method: r.Method, Path: path, Query: r.URL.RawQuery, Accept: r.Header.Get("Accept"),
+		User: p.User, Role: p.Role, BaseURL: scheme + "://" + r.Host + relayPrefix + node + "/dicomweb", Window: fed.RelayWindow}
+	data, err := fed.Marshal(&rq)
+	if err != nil {
+		httpx.Error(w, http.StatusInternalServerError, "relay: %v", err)
+		return
+	}
+	if err := nc.Publish(fed.RelaySubject(node), data); err != nil {
+		httpx.Error(w, http.StatusBadGateway, "relay to %s: %v", node, err)
+		return
+	}
+	ack := func(kind string, seq int) {
+		m := nats.NewMsg(fed.RelayAckSubject(node, id))
+		m.Header.Set(fed.RelayVersionHeader, strconv.Itoa(fed.Version))
+		m.Header.Set(fed.RelayKindHeader, kind)
+		m.Header.Set(fed.RelaySeqHeader, strconv.Itoa(seq))
+		_ = nc.PublishMsg(m)
+	}
+	flusher, _ := w.(http.Flusher)
+	started := false
+	timer := time.NewTimer(fed.RelayIdle)
+	defer timer.Stop()
+	for next := 0; ; next++ {
+		var m *nats.Msg
+		select {
+		case m = <-msgs:
+		case <-r.Context().Done():
+			ack(fed.RelayCancel, next)
+			return
+		case <-timer.C:
+			if !started {
+				httpx.Error(w, http.StatusGatewayTimeout, "node %s did not answer within %s", node, fed.RelayIdle)
+			}
+			ack(fed.RelayCancel, next)
+			h.log.Warn("relay: node went silent", "node", node, "path", path)
+			return
+		}
+		timer.Reset(fed.RelayIdle)
+		seq, err := strconv.Atoi(m.Header.Get(fed.RelaySeqHeader))
+		if err != nil || seq != next || m.Header.Get(fed.RelayVersionHeader) != strconv.Itoa(fed.Version) {
+			h.log.Warn("relay: out of order or foreign message", "node", node, "seq", m.Header.Get(fed.RelaySeqHeader), "want", next)
+			ack(fed.RelayCancel, next)
+			if !started {
+				httpx.Error(w, http.StatusBadGateway, "node %s answered out of order", node)
+			}
+			return
+		}
+		switch m.Header.Get(fed.RelayKindHeader) {
+		case fed.RelayHead:
+			status, err := strconv.Atoi(m.Header.Get(fed.RelayStatusHeader))
+			if err != nil || status < 100 || status > 599 {
+				status = http.StatusBadGateway
+			}
+			for k, vs := range m.Header {
+				name, ok := strings.CutPrefix(k, fed.RelayHTTPPrefix)
+				if !ok || hopHeaders[http.CanonicalHeaderKey(name)] {
+					continue
+				}
+				for _, v := range vs {
+					w.Header().Add(name, v)
+				}
+			}
+			w.WriteHeader(status)
+			started = true
+		case fed.RelayData:
+			if _, err := w.Write(m.Data); err != nil {
+				ack(fed.RelayCancel, seq)
+				return
+			}
+			if flusher != nil {
+				flusher.Flush()
+			}
+		case fed.RelayEnd:
+			if e := m.Header.Get(fed.RelayErrorHeader); e != "" {
+				h.log.Warn("relay: node cut its answer short", "node", node, "path", path, "err", e)
+				panic(http.ErrAbortHandler) // the client must see a broken body, not a short one
+			}
+			return
+		}
+		ack(fed.RelayAck, seq)
+	}
+}
