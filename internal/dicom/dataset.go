@@ -132,6 +132,29 @@ func (d *Dataset) Delete(tag Tag) bool {
 	return true
 }
 
+// DeleteFunc removes, in one pass, every element (not counting elements inside items) for
+// which del returns true, and returns how many it removed. del sees the elements in
+// order and may change their items, but must not add or delete elements of d. Deleting
+// many elements this way costs one pass over the data set, where Delete moves the
+// elements after each deleted one.
+func (d *Dataset) DeleteFunc(del func(*Element) bool) int {
+	j := 0
+	for i, e := range d.elems {
+		if del(e) {
+			d.markGroup(e.Tag)
+			continue
+		}
+		if i != j {
+			d.elems[j] = e
+		}
+		j++
+	}
+	n := len(d.elems) - j
+	clear(d.elems[j:])
+	d.elems = d.elems[:j]
+	return n
+}
+
 func (d *Dataset) markGroup(tag Tag) {
 	if d.changedGroups == nil {
 		d.changedGroups = map[uint16]bool{}
