@@ -418,31 +418,30 @@ func (r *run) privates(ds *dicom.Dataset) error {
 	}
 	keepCreator := map[dicom.Tag]bool{}
 	retain := r.en.opts.Has(profile.RetainSafePrivate)
-	for _, e := range append([]*dicom.Element(nil), ds.Elements()...) {
+	// One pass each (DeleteFunc), not one Delete per element.
+	var err error
+	r.res.PrivateRemoved += ds.DeleteFunc(func(e *dicom.Element) bool {
 		t := e.Tag
-		if !t.IsPrivate() || t.IsGroupLength() || (t.Element() >= 0x10 && t.Element() <= 0xFF) {
-			continue
+		if err != nil || !t.IsPrivate() || t.IsGroupLength() || (t.Element() >= 0x10 && t.Element() <= 0xFF) {
+			return false
 		}
 		block := dicom.NewTag(t.Group(), t.Element()>>8)
 		if retain {
 			if c, ok := creators[block]; ok && t.Element()>>8 >= 0x10 && r.en.safe[SafePrivate{Creator: c, Group: t.Group(), Element: uint8(t.Element())}] {
 				keepCreator[block] = true
-				if err := r.items(e); err != nil {
-					return err
-				}
-				continue
+				err = r.items(e)
+				return false
 			}
 		}
-		ds.Delete(t)
-		r.res.PrivateRemoved++
+		return true
+	})
+	if err != nil {
+		return err
 	}
-	for _, e := range append([]*dicom.Element(nil), ds.Elements()...) {
+	r.res.PrivateRemoved += ds.DeleteFunc(func(e *dicom.Element) bool {
 		t := e.Tag
-		if t.IsPrivate() && !keepCreator[t] && (t.IsGroupLength() || t.Element() <= 0xFF) {
-			ds.Delete(t)
-			r.res.PrivateRemoved++
-		}
-	}
+		return t.IsPrivate() && !keepCreator[t] && (t.IsGroupLength() || t.Element() <= 0xFF)
+	})
 	return nil
 }
 
