@@ -117,7 +117,7 @@ func (d *Dataset) SetSequence(tag Tag, items []*Dataset) error {
 			return fmt.Errorf("dicom: set %s: %w: item %d is nil", tag, ErrInvalidValue, i)
 		}
 	}
-	d.put(&Element{Tag: tag, VR: SQ, items: items, sequence: true, changed: true})
+	d.put(&Element{Tag: tag, VR: SQ, parts: &parts{items: items}, sequence: true, changed: true})
 	return nil
 }
 
@@ -174,7 +174,7 @@ func (d *Dataset) walk(path []Tag, fn func([]Tag, *Element) error) error {
 		if err := fn(path, e); err != nil {
 			return err
 		}
-		for _, it := range e.items {
+		for _, it := range e.Items() {
 			if err := it.walk(append(path, e.Tag), fn); err != nil {
 				return err
 			}

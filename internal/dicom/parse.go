@@ -673,7 +673,7 @@ func (p *parser) parseItems(e *Element, enc encoding, eoff, off, end int64, unde
 			if !undef {
 				return 0, p.errf(off, e.Tag, nil, "sequence delimitation item in a sequence of defined length")
 			}
-			e.seqDelim = p.keep(b)
+			e.addParts().seqDelim = p.keep(b)
 			return off + 8, nil
 		case ItemTag:
 			if err := p.counted(off, e.Tag); err != nil {
@@ -691,7 +691,7 @@ func (p *parser) parseItems(e *Element, enc encoding, eoff, off, end int64, unde
 			if err != nil {
 				return 0, err
 			}
-			e.items = append(e.items, it)
+			e.addParts().items = append(e.addParts().items, it)
 		default:
 			return 0, p.errf(off, e.Tag, nil, "%s found where an item of the sequence was expected", tag)
 		}
@@ -713,7 +713,7 @@ func (p *parser) parseFragments(e *Element, enc encoding, off, end int64) (int64
 		tag, l := enc.tag(b), enc.order().Uint32(b[4:])
 		switch tag {
 		case SeqDelimTag:
-			e.seqDelim = p.keep(b)
+			e.addParts().seqDelim = p.keep(b)
 			return off + 8, nil
 		case ItemTag:
 			foff := off + 8
@@ -730,7 +730,7 @@ func (p *parser) parseFragments(e *Element, enc encoding, off, end int64) (int64
 			if fr.value, fr.bulk, err = p.value(foff, int64(l)); err != nil {
 				return 0, err
 			}
-			e.frags = append(e.frags, fr)
+			e.addParts().frags = append(e.addParts().frags, fr)
 			off = foff + int64(l)
 		default:
 			return 0, p.errf(off, e.Tag, nil, "%s found where a fragment of the encapsulated value was expected", tag)

@@ -168,14 +168,14 @@ func elementSize(enc encoding, e *Element) int64 {
 	case e.changed:
 		return headerSize(enc, e.VR) + int64(len(e.value))
 	case e.sequence:
-		n := int64(len(e.hdr)) + int64(len(e.seqDelim))
-		for _, it := range e.items {
+		n := int64(len(e.hdr)) + int64(len(e.seqDelim()))
+		for _, it := range e.Items() {
 			n += itemSize(it)
 		}
 		return n
 	case e.encaps:
-		n := int64(len(e.hdr)) + int64(len(e.seqDelim))
-		for _, fr := range e.frags {
+		n := int64(len(e.hdr)) + int64(len(e.seqDelim()))
+		for _, fr := range e.Fragments() {
 			n += int64(len(fr.hdr)) + fr.n
 		}
 		return n
@@ -185,7 +185,7 @@ func elementSize(enc encoding, e *Element) int64 {
 
 func itemsSize(e *Element) int64 {
 	var n int64
-	for _, it := range e.items {
+	for _, it := range e.Items() {
 		n += itemSize(it)
 	}
 	return n
@@ -239,22 +239,22 @@ func writeElement(w *bufio.Writer, enc encoding, e *Element) error {
 			}
 		}
 		w.Write(hdr)
-		for _, it := range e.items {
+		for _, it := range e.Items() {
 			if err := writeItem(w, it); err != nil {
 				return fmt.Errorf("%s: %w", e.Tag, err)
 			}
 		}
-		_, err := w.Write(e.seqDelim)
+		_, err := w.Write(e.seqDelim())
 		return err
 	case e.encaps:
 		w.Write(e.hdr)
-		for _, fr := range e.frags {
+		for _, fr := range e.Fragments() {
 			w.Write(fr.hdr)
 			if err := writeValue(w, fr.value, fr.bulk); err != nil {
 				return fmt.Errorf("%s: %w", e.Tag, err)
 			}
 		}
-		_, err := w.Write(e.seqDelim)
+		_, err := w.Write(e.seqDelim())
 		return err
 	}
 	w.Write(e.hdr)
