@@ -115,6 +115,10 @@ type run struct {
 	shift   int
 	res     *Result
 	secrets [][]byte // identifying values of this file, scrubbed from cleaned text
+	// drop holds the elements removed (X) from the data sets being walked, in
+	// their order, innermost data set last; each data set's are deleted in one
+	// pass when its walk ends (one Delete each would move the elements after).
+	drop []*dicom.Element
 }
 
 func str(ds *dicom.Dataset, tag dicom.Tag) string {
@@ -241,6 +245,7 @@ func (r *run) collectSecrets(ds *dicom.Dataset) {
 // set, whose attributes' Types come from the IOD; else an item or the meta).
 func (r *run) dataset(ds *dicom.Dataset, top bool) error {
 	elems := append([]*dicom.Element(nil), ds.Elements()...)
+	base := len(r.drop)
 	for _, e := range elems {
 		if e.Tag.IsPrivate() || e.Tag.IsGroupLength() {
 			continue
@@ -259,6 +264,20 @@ func (r *run) dataset(ds *dicom.Dataset, top bool) error {
 		if err := r.apply(ds, e, act, row, top); err != nil {
 			return err
 		}
+	}
+	// Each element is visited once and only its own tag is set, so the
+	// dropped ones are still in ds, in the order they were dropped.
+	if drop := r.drop[base:]; len(drop) > 0 {
+		i := 0
+		ds.DeleteFunc(func(e *dicom.Element) bool {
+			if i < len(drop) && e == drop[i] {
+				i++
+				return true
+			}
+			return false
+		})
+		clear(drop)
+		r.drop = r.drop[:base]
 	}
 	return r.privates(ds)
 }
@@ -301,7 +320,7 @@ func (r *run) apply(ds *dicom.Dataset, e *dicom.Element, act profile.Action, row
 	vr := vrOf(e)
 	switch act {
 	case profile.X:
-		ds.Delete(e.Tag)
+		r.drop = append(r.drop, e)
 		r.res.Removed++
 		return nil
 	case profile.Z:
