@@ -3,6 +3,7 @@ package dicom
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 )
 
 // Dataset is an ordered list of elements: a file's meta group, its main data set or an
@@ -16,8 +17,9 @@ type Dataset struct {
 	hdr   []byte // item header
 	delim []byte // item delimitation item, for undefined length
 
-	// Groups in which elements were added, replaced or deleted.
-	changedGroups map[uint16]bool
+	// Groups in which elements were added, replaced or deleted (a few at most:
+	// a list is cheaper than a map).
+	changedGroups []uint16
 }
 
 // Implicit reports whether the data set is encoded with implicit VR.
@@ -156,10 +158,9 @@ func (d *Dataset) DeleteFunc(del func(*Element) bool) int {
 }
 
 func (d *Dataset) markGroup(tag Tag) {
-	if d.changedGroups == nil {
-		d.changedGroups = map[uint16]bool{}
+	if g := tag.Group(); !slices.Contains(d.changedGroups, g) {
+		d.changedGroups = append(d.changedGroups, g)
 	}
-	d.changedGroups[tag.Group()] = true
 }
 
 // Walk calls fn for every element in order, descending into the items of sequences after
@@ -198,7 +199,7 @@ func (d *Dataset) dirty() bool {
 
 // groupDirty reports whether group g of the data set changed.
 func (d *Dataset) groupDirty(g uint16) bool {
-	if d.changedGroups[g] {
+	if slices.Contains(d.changedGroups, g) {
 		return true
 	}
 	for _, e := range d.elems {

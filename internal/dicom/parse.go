@@ -455,6 +455,8 @@ func (p *parser) allZero(off, end int64) (bool, error) {
 
 // parseMeta reads the elements of group 0002 from off on (explicit VR little endian).
 func (p *parser) parseMeta(ds *Dataset, off int64) (int64, error) {
+	base := len(p.stack)
+	defer p.endDataset(ds, base)
 	for p.size-off >= 8 {
 		b, err := p.peek(off, 8)
 		if err != nil {
@@ -467,7 +469,7 @@ func (p *parser) parseMeta(ds *Dataset, off int64) (int64, error) {
 		if err != nil {
 			return 0, err
 		}
-		ds.elems = append(ds.elems, e)
+		p.stack = append(p.stack, e)
 		off = next
 	}
 	return off, nil

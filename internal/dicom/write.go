@@ -142,9 +142,10 @@ func headerSize(enc encoding, vr VR) int64 {
 	return 8
 }
 
-// encodeHeader encodes a new element header.
-func encodeHeader(enc encoding, tag Tag, vr VR, length uint32) []byte {
-	b := make([]byte, headerSize(enc, vr))
+// encodeHeader encodes a new element header into w's free buffer (no allocation) and
+// returns it, for w.Write.
+func encodeHeader(w *bufio.Writer, enc encoding, tag Tag, vr VR, length uint32) []byte {
+	b := append(w.AvailableBuffer(), make([]byte, headerSize(enc, vr))...)
 	enc.putTag(b, tag)
 	o := enc.order()
 	switch {
@@ -207,12 +208,13 @@ func contentSize(d *Dataset) int64 {
 	return n
 }
 
-// patchLength returns hdr with its trailing 4-byte length replaced by n.
-func patchLength(enc encoding, hdr []byte, n int64) ([]byte, error) {
+// patchLength returns a copy of hdr, in w's free buffer, with its trailing 4-byte length
+// replaced by n, for w.Write.
+func patchLength(w *bufio.Writer, enc encoding, hdr []byte, n int64) ([]byte, error) {
 	if n >= undefinedLength {
 		return nil, fmt.Errorf("length %d does not fit 4 bytes", n)
 	}
-	b := append([]byte(nil), hdr...)
+	b := append(w.AvailableBuffer(), hdr...)
 	enc.order().PutUint32(b[len(b)-4:], uint32(n))
 	return b, nil
 }
@@ -220,7 +222,7 @@ func patchLength(enc encoding, hdr []byte, n int64) ([]byte, error) {
 func writeElement(w *bufio.Writer, enc encoding, e *Element) error {
 	switch {
 	case e.changed && !e.sequence:
-		w.Write(encodeHeader(enc, e.Tag, e.VR, uint32(len(e.value))))
+		w.Write(encodeHeader(w, enc, e.Tag, e.VR, uint32(len(e.value))))
 		_, err := w.Write(e.value)
 		return err
 	case e.sequence:
@@ -230,11 +232,11 @@ func writeElement(w *bufio.Writer, enc encoding, e *Element) error {
 			if n >= undefinedLength {
 				return fmt.Errorf("%s: length %d does not fit 4 bytes", e.Tag, n)
 			}
-			hdr = encodeHeader(enc, e.Tag, SQ, uint32(n))
+			hdr = encodeHeader(w, enc, e.Tag, SQ, uint32(n))
 		} else if e.length != undefinedLength && e.dirty() {
 			n := itemsSize(e)
 			var err error
-			if hdr, err = patchLength(enc, hdr, n); err != nil {
+			if hdr, err = patchLength(w, enc, hdr, n); err != nil {
 				return fmt.Errorf("%s: %w", e.Tag, err)
 			}
 		}
@@ -273,7 +275,7 @@ func writeItem(w *bufio.Writer, it *Dataset) error {
 	// Item headers are 8 bytes: tag and 4-byte length, in the item's byte order.
 	if len(hdr) == 8 && it.enc.order().Uint32(hdr[4:]) != undefinedLength && (it.hdr == nil || it.dirty()) {
 		var err error
-		if hdr, err = patchLength(it.enc, hdr, contentSize(it)); err != nil {
+		if hdr, err = patchLength(w, it.enc, hdr, contentSize(it)); err != nil {
 			return err
 		}
 	}
