@@ -129,13 +129,19 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	var mu sync.Mutex
 	patients, studies, series := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	claims := &claims{by: map[string]int{}}
-	jobs := make(chan int)
+	// Workers take the next file by an atomic counter: no feeding goroutine,
+	// no channel hand-off (and scheduler wake-up) per file.
+	var next atomic.Int64
 	var wg sync.WaitGroup
 	for w := 0; w < o.Workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range jobs {
+			for ctx.Err() == nil {
+				i := int(next.Add(1) - 1)
+				if i >= len(srcs) {
+					return
+				}
 				s := srcs[i]
 				fr, res, nin, nout := one(o, out, q, s, i, claims)
 				rep.Files[i] = fr
@@ -158,18 +164,11 @@ func Run(ctx context.Context, o Options) (Report, error) {
 			}
 		}()
 	}
-	var ctxErr error
-feed:
-	for i := range srcs {
-		select {
-		case jobs <- i:
-		case <-ctx.Done():
-			ctxErr = ctx.Err()
-			break feed
-		}
-	}
-	close(jobs)
 	wg.Wait()
+	var ctxErr error
+	if int(done.Load()) < len(srcs) {
+		ctxErr = ctx.Err()
+	}
 	for i, fr := range rep.Files {
 		switch fr.Status {
 		case "ok":
