@@ -47,8 +47,8 @@ func ParseDataset(r io.ReaderAt, size int64, ts TransferSyntax, opt ParseOptions
 		if p, err = openParser(r, size, opt); err != nil {
 			return nil, err
 		}
-		defer p.release()
 	}
+	defer p.release()
 	ds := NewDataset(ts)
 	if _, err := p.parseDataset(ds, 0, p.size, false); err != nil {
 		return nil, err

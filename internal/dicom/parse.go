@@ -315,7 +315,11 @@ func newParser(r io.ReaderAt, size int64, opt ParseOptions) *parser {
 	if lookup == nil {
 		lookup = DictionaryVR
 	}
-	return &parser{r: r, size: size, opt: opt, lookup: lookup}
+	p := &parser{r: r, size: size, opt: opt, lookup: lookup}
+	if st, ok := stackPool.Get().(*[]*Element); ok {
+		p.stack = *st
+	}
+	return p
 }
 
 // newMemParser returns a parser of data, which values will share.
@@ -365,12 +369,21 @@ func (p *parser) peek(off int64, n int) ([]byte, error) {
 // is copied out of its window, so the window is free once Parse returns.
 var windowPool = sync.Pool{New: func() any { b := make([]byte, windowSize); return &b }}
 
-// release returns the parser's window to the pool.
+// stackPool recycles the element stacks of parsers (empty, all nil, once a parse ends).
+var stackPool sync.Pool // of *[]*Element
+
+// release returns the parser's window and element stack to their pools.
 func (p *parser) release() {
 	if p.pooled != nil {
 		windowPool.Put(p.pooled)
 		p.pooled, p.winBuf, p.win = nil, nil, nil
 	}
+	if p.stack != nil && cap(p.stack) <= 1<<16 {
+		clear(p.stack[:cap(p.stack)]) // after an error, elements may be left
+		st := p.stack[:0]
+		stackPool.Put(&st)
+	}
+	p.stack = nil
 }
 
 // keep copies b into memory owned by the parsed data (small copies share slabs).
