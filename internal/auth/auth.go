@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -146,7 +147,11 @@ func (u *Users) List(ctx context.Context) ([]User, error) {
 
 // dummyHash is compared against when the user does not exist, so that a
 // login for an unknown name takes as long as one with a wrong password.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a password of anyone"), bcrypt.DefaultCost)
+// It is made on first use, not at start: every cie command would pay for it.
+var dummyHash = sync.OnceValue(func() []byte {
+	h, _ := bcrypt.GenerateFromPassword([]byte("not a password of anyone"), bcrypt.DefaultCost)
+	return h
+})
 
 // Login checks a user name and password; it returns ErrBadCredentials for
 // either an unknown user or a wrong password.
@@ -157,7 +162,7 @@ func (u *Users) Login(ctx context.Context, name, password string) (User, error) 
 	err := u.db.QueryRow(ctx, `SELECT name, role, password_hash, created_ms FROM users WHERE name = ?`, name).Scan(&usr.Name, &usr.Role, &hash, &ms)
 	if err != nil {
 		if errors.Is(store.Classify(err), store.ErrNotFound) {
-			_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+			_ = bcrypt.CompareHashAndPassword(dummyHash(), []byte(password))
 			return User{}, ErrBadCredentials
 		}
 		return User{}, fmt.Errorf("reading user %s: %w", name, err)

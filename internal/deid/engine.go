@@ -121,6 +121,10 @@ type run struct {
 	secrets []string // identifying values of this file, scrubbed from cleaned text
 	root    *dicom.Dataset
 	cs      *charset.Set // character set in force; nil when the declared one is unknown
+	// drop holds the elements removed (X) from the data sets being walked, in
+	// their order, innermost data set last; each data set's are deleted in one
+	// pass when its walk ends (one Delete each would move the elements after).
+	drop []*dicom.Element
 }
 
 func str(ds *dicom.Dataset, tag dicom.Tag) string {
@@ -274,6 +278,7 @@ func (r *run) collectSecrets(ds *dicom.Dataset) {
 // set, whose attributes' Types come from the IOD; else an item or the meta).
 func (r *run) dataset(ds *dicom.Dataset, top bool) error {
 	elems := append([]*dicom.Element(nil), ds.Elements()...)
+	base := len(r.drop)
 	for _, e := range elems {
 		if e.Tag.IsPrivate() || e.Tag.IsGroupLength() {
 			continue
@@ -292,6 +297,20 @@ func (r *run) dataset(ds *dicom.Dataset, top bool) error {
 		if err := r.apply(ds, e, act, row, top); err != nil {
 			return err
 		}
+	}
+	// Each element is visited once and only its own tag is set, so the
+	// dropped ones are still in ds, in the order they were dropped.
+	if drop := r.drop[base:]; len(drop) > 0 {
+		i := 0
+		ds.DeleteFunc(func(e *dicom.Element) bool {
+			if i < len(drop) && e == drop[i] {
+				i++
+				return true
+			}
+			return false
+		})
+		clear(drop)
+		r.drop = r.drop[:base]
 	}
 	return r.privates(ds)
 }
@@ -338,7 +357,7 @@ func (r *run) apply(ds *dicom.Dataset, e *dicom.Element, act profile.Action, row
 	vr := vrOf(e)
 	switch act {
 	case profile.X:
-		ds.Delete(e.Tag)
+		r.drop = append(r.drop, e)
 		r.res.Removed++
 		return nil
 	case profile.Z:
@@ -456,31 +475,30 @@ func (r *run) privates(ds *dicom.Dataset) error {
 	}
 	keepCreator := map[dicom.Tag]bool{}
 	retain := r.en.opts.Has(profile.RetainSafePrivate)
-	for _, e := range append([]*dicom.Element(nil), ds.Elements()...) {
+	// One pass each (DeleteFunc), not one Delete per element.
+	var err error
+	r.res.PrivateRemoved += ds.DeleteFunc(func(e *dicom.Element) bool {
 		t := e.Tag
-		if !t.IsPrivate() || t.IsGroupLength() || (t.Element() >= 0x10 && t.Element() <= 0xFF) {
-			continue
+		if err != nil || !t.IsPrivate() || t.IsGroupLength() || (t.Element() >= 0x10 && t.Element() <= 0xFF) {
+			return false
 		}
 		block := dicom.NewTag(t.Group(), t.Element()>>8)
 		if retain {
 			if c, ok := creators[block]; ok && t.Element()>>8 >= 0x10 && r.en.safe[SafePrivate{Creator: c, Group: t.Group(), Element: uint8(t.Element())}] {
 				keepCreator[block] = true
-				if err := r.items(e); err != nil {
-					return err
-				}
-				continue
+				err = r.items(e)
+				return false
 			}
 		}
-		ds.Delete(t)
-		r.res.PrivateRemoved++
+		return true
+	})
+	if err != nil {
+		return err
 	}
-	for _, e := range append([]*dicom.Element(nil), ds.Elements()...) {
+	r.res.PrivateRemoved += ds.DeleteFunc(func(e *dicom.Element) bool {
 		t := e.Tag
-		if t.IsPrivate() && !keepCreator[t] && (t.IsGroupLength() || t.Element() <= 0xFF) {
-			ds.Delete(t)
-			r.res.PrivateRemoved++
-		}
-	}
+		return t.IsPrivate() && !keepCreator[t] && (t.IsGroupLength() || t.Element() <= 0xFF)
+	})
 	return nil
 }
 

@@ -136,7 +136,12 @@ func (r *run) encode(vr dicom.VR, s string) ([]byte, error) {
 // moveToUTF8 transcodes every text value of the file into UTF-8 and declares ISO_IR 192
 // in the data set and in every item that declared a set of its own.
 func (r *run) moveToUTF8() error {
-	if err := transcode(r.root, charsetOf(r.root, charset.Default()), true); err != nil {
+	// Elements waiting to be removed are left alone: replacing one would keep it.
+	dropped := make(map[*dicom.Element]bool, len(r.drop))
+	for _, e := range r.drop {
+		dropped[e] = true
+	}
+	if err := transcode(r.root, charsetOf(r.root, charset.Default()), true, dropped); err != nil {
 		return err
 	}
 	r.cs = charset.UTF8()
@@ -144,18 +149,18 @@ func (r *run) moveToUTF8() error {
 	return nil
 }
 
-func transcode(ds *dicom.Dataset, cs *charset.Set, root bool) error {
+func transcode(ds *dicom.Dataset, cs *charset.Set, root bool, dropped map[*dicom.Element]bool) error {
 	for _, e := range append([]*dicom.Element(nil), ds.Elements()...) {
 		if e.IsSequence() {
 			for _, it := range e.Items() {
-				if err := transcode(it, charsetOf(it, cs), false); err != nil {
+				if err := transcode(it, charsetOf(it, cs), false, dropped); err != nil {
 					return err
 				}
 			}
 			continue
 		}
 		vr := vrOf(e)
-		if e.Tag.IsPrivate() || !usesCharset(vr) || e.IsEncapsulated() {
+		if dropped[e] || e.Tag.IsPrivate() || !usesCharset(vr) || e.IsEncapsulated() {
 			continue
 		}
 		v, err := e.Value()

@@ -1,7 +1,7 @@
 package dicom
 
 import (
-	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -30,10 +30,9 @@ func ParseDataset(r io.ReaderAt, size int64, ts TransferSyntax, opt ParseOptions
 	if size < 0 {
 		return nil, fmt.Errorf("dicom: negative size %d", size)
 	}
-	p := newParser(r, size, opt)
-	defer func() { p.release() }()
+	var p *parser
 	if ts.Deflated {
-		data, err := inflate(io.NewSectionReader(r, 0, size), p.opt.MaxInflated)
+		data, err := inflate(io.NewSectionReader(r, 0, size), cmp.Or(max(opt.MaxInflated, 0), DefaultMaxInflated))
 		if err != nil {
 			pe := &ParseError{Msg: "deflated data set: " + err.Error()}
 			if errors.Is(err, ErrTooLarge) {
@@ -41,10 +40,15 @@ func ParseDataset(r io.ReaderAt, size int64, ts TransferSyntax, opt ParseOptions
 			}
 			return nil, pe
 		}
-		p.release()
-		p = newParser(bytes.NewReader(data), int64(len(data)), opt)
+		p = newMemParser(data, opt)
 		p.inflated = true
+	} else {
+		var err error
+		if p, err = openParser(r, size, opt); err != nil {
+			return nil, err
+		}
 	}
+	defer p.release()
 	ds := NewDataset(ts)
 	if _, err := p.parseDataset(ds, 0, p.size, false); err != nil {
 		return nil, err

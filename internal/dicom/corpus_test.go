@@ -163,6 +163,33 @@ func TestCorpusFidelity(t *testing.T) {
 	}
 }
 
+// TestCorpusParseBytes checks that ParseBytes, which shares the caller's buffer instead
+// of copying, accepts and rejects what Parse does, and writes the same bytes back.
+func TestCorpusParseBytes(t *testing.T) {
+	for _, cf := range loadCorpus(t) {
+		f, err := dicom.Parse(bytes.NewReader(cf.data), int64(len(cf.data)), dicom.ParseOptions{})
+		data := bytes.Clone(cf.data)
+		g, gerr := dicom.ParseBytes(data, dicom.ParseOptions{})
+		if (err == nil) != (gerr == nil) || err != nil && err.Error() != gerr.Error() {
+			t.Errorf("%s: Parse: %v; ParseBytes: %v", cf.name, err, gerr)
+			continue
+		}
+		if err != nil {
+			continue
+		}
+		var a, b bytes.Buffer
+		if _, err := f.WriteTo(&a); err != nil {
+			t.Fatalf("%s: %v", cf.name, err)
+		}
+		if _, err := g.WriteTo(&b); err != nil {
+			t.Fatalf("%s: %v", cf.name, err)
+		}
+		if !bytes.Equal(a.Bytes(), b.Bytes()) {
+			t.Errorf("%s: ParseBytes writes back %d bytes, Parse %d %s", cf.name, b.Len(), a.Len(), firstDiff(a.Bytes(), b.Bytes()))
+		}
+	}
+}
+
 func firstDiff(a, b []byte) string {
 	for i := range min(len(a), len(b)) {
 		if a[i] != b[i] {

@@ -3,6 +3,7 @@ package dicom
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 )
 
 // Dataset is an ordered list of elements: a file's meta group, its main data set or an
@@ -16,8 +17,9 @@ type Dataset struct {
 	hdr   []byte // item header
 	delim []byte // item delimitation item, for undefined length
 
-	// Groups in which elements were added, replaced or deleted.
-	changedGroups map[uint16]bool
+	// Groups in which elements were added, replaced or deleted (a few at most:
+	// a list is cheaper than a map).
+	changedGroups []uint16
 }
 
 // Implicit reports whether the data set is encoded with implicit VR.
@@ -117,7 +119,7 @@ func (d *Dataset) SetSequence(tag Tag, items []*Dataset) error {
 			return fmt.Errorf("dicom: set %s: %w: item %d is nil", tag, ErrInvalidValue, i)
 		}
 	}
-	d.put(&Element{Tag: tag, VR: SQ, items: items, sequence: true, changed: true})
+	d.put(&Element{Tag: tag, VR: SQ, parts: &parts{items: items}, sequence: true, changed: true})
 	return nil
 }
 
@@ -132,11 +134,33 @@ func (d *Dataset) Delete(tag Tag) bool {
 	return true
 }
 
-func (d *Dataset) markGroup(tag Tag) {
-	if d.changedGroups == nil {
-		d.changedGroups = map[uint16]bool{}
+// DeleteFunc removes, in one pass, every element (not counting elements inside items) for
+// which del returns true, and returns how many it removed. del sees the elements in
+// order and may change their items, but must not add or delete elements of d. Deleting
+// many elements this way costs one pass over the data set, where Delete moves the
+// elements after each deleted one.
+func (d *Dataset) DeleteFunc(del func(*Element) bool) int {
+	j := 0
+	for i, e := range d.elems {
+		if del(e) {
+			d.markGroup(e.Tag)
+			continue
+		}
+		if i != j {
+			d.elems[j] = e
+		}
+		j++
 	}
-	d.changedGroups[tag.Group()] = true
+	n := len(d.elems) - j
+	clear(d.elems[j:])
+	d.elems = d.elems[:j]
+	return n
+}
+
+func (d *Dataset) markGroup(tag Tag) {
+	if g := tag.Group(); !slices.Contains(d.changedGroups, g) {
+		d.changedGroups = append(d.changedGroups, g)
+	}
 }
 
 // Walk calls fn for every element in order, descending into the items of sequences after
@@ -151,7 +175,7 @@ func (d *Dataset) walk(path []Tag, fn func([]Tag, *Element) error) error {
 		if err := fn(path, e); err != nil {
 			return err
 		}
-		for _, it := range e.items {
+		for _, it := range e.Items() {
 			if err := it.walk(append(path, e.Tag), fn); err != nil {
 				return err
 			}
@@ -175,7 +199,7 @@ func (d *Dataset) dirty() bool {
 
 // groupDirty reports whether group g of the data set changed.
 func (d *Dataset) groupDirty(g uint16) bool {
-	if d.changedGroups[g] {
+	if slices.Contains(d.changedGroups, g) {
 		return true
 	}
 	for _, e := range d.elems {

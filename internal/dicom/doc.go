@@ -21,6 +21,11 @@
 // bytes are written back; otherwise the data set is deflated anew (raw deflate, RFC 1951,
 // PS3.5 A.5).
 //
+// ParseBytes parses a file that is already in memory without copying anything: values,
+// headers and items are slices of the caller's buffer, which must stay unchanged while the
+// File is used. Parse does the same with one read of its own when the whole file is within
+// ParseOptions.BulkThreshold.
+//
 // Values are exposed as the raw bytes of the file: text is not decoded (see package
 // internal/dicom/charset) and numbers of a big endian data set are not swapped (see
 // Dataset.ByteOrder). Pixel data is never looked at sample by sample.

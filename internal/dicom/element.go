@@ -34,16 +34,37 @@ type Element struct {
 	// ones (UN when unknown; SQ for values read as a sequence).
 	VR VR
 
-	hdr      []byte     // header bytes as read; nil for an element made by Set
-	value    []byte     // value bytes when in memory
-	bulk     *bulkRef   // value bytes when left in the source
-	length   uint32     // length field as read
+	encaps   bool     // encapsulated value: parts.frags holds its fragments
+	sequence bool     // value was read as a sequence
+	changed  bool     // made by Set: encode anew
+	length   uint32   // length field as read
+	hdr      []byte   // header bytes as read; nil for an element made by Set
+	value    []byte   // value bytes when in memory
+	bulk     *bulkRef // value bytes when left in the source
+	parts    *parts   // of sequences and encapsulated values only (most elements have none)
+}
+
+// parts are the items or fragments of an element, kept apart to keep Element small.
+type parts struct {
 	items    []*Dataset // items of a sequence
 	frags    []*Fragment
 	seqDelim []byte // sequence delimitation item as read, for undefined lengths
-	encaps   bool   // encapsulated value: frags holds its fragments
-	sequence bool   // value was read as a sequence
-	changed  bool   // made by Set: encode anew
+}
+
+// addParts returns e's parts, making them if e has none.
+func (e *Element) addParts() *parts {
+	if e.parts == nil {
+		e.parts = &parts{}
+	}
+	return e.parts
+}
+
+// seqDelim returns the sequence delimitation item as read, or nil.
+func (e *Element) seqDelim() []byte {
+	if e.parts == nil {
+		return nil
+	}
+	return e.parts.seqDelim
 }
 
 // Fragment is one item of an encapsulated value: the first one of pixel data is the Basic
@@ -87,11 +108,21 @@ func (e *Element) IsEncapsulated() bool { return e.encaps }
 
 // Items returns the items of a sequence, nil for other elements. Items may be changed
 // with their Set and Delete methods; enclosing lengths are recomputed on write.
-func (e *Element) Items() []*Dataset { return e.items }
+func (e *Element) Items() []*Dataset {
+	if e.parts == nil {
+		return nil
+	}
+	return e.parts.items
+}
 
 // Fragments returns the fragments of an encapsulated value (the first one is the Basic
 // Offset Table), nil for other elements.
-func (e *Element) Fragments() []*Fragment { return e.frags }
+func (e *Element) Fragments() []*Fragment {
+	if e.parts == nil {
+		return nil
+	}
+	return e.parts.frags
+}
 
 // Len returns the length of the value in bytes, or -1 for sequences and encapsulated
 // values of undefined length.
@@ -139,7 +170,7 @@ func (e *Element) dirty() bool {
 	if e.changed {
 		return true
 	}
-	for _, it := range e.items {
+	for _, it := range e.Items() {
 		if it.dirty() {
 			return true
 		}

@@ -41,6 +41,11 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		opt := dicom.ParseOptions{BulkThreshold: 128, MaxInflated: 16 << 20}
 		p, err := dicom.Parse(bytes.NewReader(data), int64(len(data)), opt)
+		// ParseBytes (no copies) must decide and write back as Parse does.
+		pb, errb := dicom.ParseBytes(bytes.Clone(data), opt)
+		if (err == nil) != (errb == nil) || err != nil && err.Error() != errb.Error() {
+			t.Fatalf("Parse: %v; ParseBytes: %v", err, errb)
+		}
 		if err != nil {
 			if !errors.Is(err, dicom.ErrMalformed) {
 				t.Fatalf("error %v does not match ErrMalformed", err)
@@ -50,6 +55,9 @@ func FuzzParse(f *testing.F) {
 		out := writeBytes(t, p)
 		if !bytes.Equal(out, data) {
 			t.Fatalf("accepted input not written back byte for byte (%d bytes in, %d out) %s", len(data), len(out), firstDiff(data, out))
+		}
+		if outb := writeBytes(t, pb); !bytes.Equal(outb, data) {
+			t.Fatalf("input accepted by ParseBytes not written back byte for byte (%d bytes in, %d out) %s", len(data), len(outb), firstDiff(data, outb))
 		}
 		before, err := flatten(p.Dataset)
 		if err != nil {

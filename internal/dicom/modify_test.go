@@ -315,3 +315,34 @@ func TestSetSequence(t *testing.T) {
 		})
 	}
 }
+
+// TestDeleteFunc deletes every other element and the private ones in one pass, and
+// checks the written file equals the one Delete gives element by element.
+func TestDeleteFunc(t *testing.T) {
+	for _, name := range []string{"pydicom:CT_small.dcm", "pydicom:MR_small_implicit.dcm", "pydicom:MR_small_bigendian.dcm"} {
+		t.Run(name, func(t *testing.T) {
+			data := findCorpusFile(t, name)
+			f, g := parseBytes(t, data, dicom.ParseOptions{}), parseBytes(t, data, dicom.ParseOptions{})
+			del := func(i int, e *dicom.Element) bool { return i%2 == 1 || e.Tag.IsPrivate() }
+			var want int
+			for i, e := range append([]*dicom.Element(nil), f.Dataset.Elements()...) {
+				if del(i, e) {
+					want++
+					if !f.Dataset.Delete(e.Tag) {
+						t.Fatalf("Delete(%s) = false", e.Tag)
+					}
+				}
+			}
+			i := -1
+			if n := g.Dataset.DeleteFunc(func(e *dicom.Element) bool { i++; return del(i, e) }); n != want || want == 0 {
+				t.Errorf("DeleteFunc removed %d elements, Delete %d", n, want)
+			}
+			if a, b := writeBytes(t, f), writeBytes(t, g); !bytes.Equal(a, b) {
+				t.Errorf("DeleteFunc and Delete give different files (%d and %d bytes) %s", len(b), len(a), firstDiff(a, b))
+			}
+			if n := g.Dataset.DeleteFunc(func(*dicom.Element) bool { return false }); n != 0 {
+				t.Errorf("DeleteFunc of nothing removed %d", n)
+			}
+		})
+	}
+}

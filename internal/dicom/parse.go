@@ -2,6 +2,7 @@ package dicom
 
 import (
 	"bytes"
+	"cmp"
 	"compress/flate"
 	"compress/zlib"
 	"encoding/binary"
@@ -91,11 +92,49 @@ func ParseFile(path string, opt ParseOptions) (*File, io.Closer, error) {
 // Parse reads a DICOM file of size bytes from r. Values larger than opt.BulkThreshold are
 // not read but referenced, so r must stay readable while the File is used. Malformed
 // input yields a *ParseError.
+//
+// A file no larger than the bulk threshold (so one whose values would all be read into
+// memory anyway) is read with a single ReadAt into one buffer that its values share.
 func Parse(r io.ReaderAt, size int64, opt ParseOptions) (*File, error) {
 	if size < 0 {
 		return nil, fmt.Errorf("dicom: negative size %d", size)
 	}
-	p := newParser(r, size, opt)
+	p, err := openParser(r, size, opt)
+	if err != nil {
+		return nil, err
+	}
+	return parse(p, r)
+}
+
+// openParser returns a parser of size bytes of r: of a copy in memory if size is within
+// the bulk threshold (every value would be read anyway), else reading r on demand.
+func openParser(r io.ReaderAt, size int64, opt ParseOptions) (*parser, error) {
+	if t := opt.BulkThreshold; t < 0 || size > int64(cmp.Or(t, DefaultBulkThreshold)) {
+		return newParser(r, size, opt), nil
+	}
+	// size is at most the threshold (64 KiB by default): a bounded allocation.
+	data := make([]byte, size)
+	if k, err := r.ReadAt(data, 0); int64(k) < size {
+		if err == nil {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, fmt.Errorf("dicom: read %d bytes at offset 0: %w", size, err)
+	}
+	return newMemParser(data, opt), nil
+}
+
+// ParseBytes parses a DICOM file held in data. Nothing is copied: the values, headers and
+// items of the returned File are slices of data, which must therefore stay unchanged
+// while the File is used (read, edited or written). ParseOptions.BulkThreshold has no
+// effect, as every value is already in memory. Malformed input yields a *ParseError.
+func ParseBytes(data []byte, opt ParseOptions) (*File, error) {
+	return parse(newMemParser(data, opt), bytes.NewReader(data))
+}
+
+// parse reads a file with p; r is p's source, which bulk references and the compressed
+// data set of a deflated file refer to.
+func parse(p *parser, r io.ReaderAt) (*File, error) {
+	size, opt := p.size, p.opt
 	defer func() { p.release() }()
 	f := &File{}
 	off := int64(0)
@@ -153,7 +192,7 @@ func Parse(r io.ReaderAt, size int64, opt ParseOptions) (*File, error) {
 			return nil, pe
 		}
 		p.release()
-		p = newParser(bytes.NewReader(data), int64(len(data)), opt)
+		p = newMemParser(data, opt)
 		p.inflated = true
 		off = 0
 	}
@@ -226,6 +265,28 @@ type parser struct {
 	depth  int
 	top    *File // set while parsing the main data set, for trailing padding
 	count  int   // elements, items and fragments so far
+
+	// mem is the whole input when it is in memory (ParseBytes, small files, inflated
+	// data sets): peek, keep and value return slices of it instead of copies.
+	mem []byte
+	// elems hands out Elements from chunks, one allocation for many elements.
+	elems []Element
+	// stack holds the elements of the data sets being read, innermost last; each data
+	// set gets an exactly sized copy of its part when it ends.
+	stack []*Element
+}
+
+// elemChunk is the number of Elements allocated at once.
+const elemChunk = 32
+
+// newElement returns a zeroed Element from the current chunk.
+func (p *parser) newElement() *Element {
+	if len(p.elems) == 0 {
+		p.elems = make([]Element, elemChunk)
+	}
+	e := &p.elems[0]
+	p.elems = p.elems[1:]
+	return e
 }
 
 // counted counts one more element, item or fragment (whose header is at off).
@@ -254,7 +315,18 @@ func newParser(r io.ReaderAt, size int64, opt ParseOptions) *parser {
 	if lookup == nil {
 		lookup = DictionaryVR
 	}
-	return &parser{r: r, size: size, opt: opt, lookup: lookup}
+	p := &parser{r: r, size: size, opt: opt, lookup: lookup}
+	if st, ok := stackPool.Get().(*[]*Element); ok {
+		p.stack = *st
+	}
+	return p
+}
+
+// newMemParser returns a parser of data, which values will share.
+func newMemParser(data []byte, opt ParseOptions) *parser {
+	p := newParser(bytes.NewReader(data), int64(len(data)), opt)
+	p.mem = data
+	return p
 }
 
 func (p *parser) errf(off int64, tag Tag, sentinel error, format string, args ...any) error {
@@ -264,6 +336,12 @@ func (p *parser) errf(off int64, tag Tag, sentinel error, format string, args ..
 // peek returns n (at most windowSize) bytes at off, valid until the next peek. The caller
 // has checked that off+n <= p.size.
 func (p *parser) peek(off int64, n int) ([]byte, error) {
+	if p.mem != nil {
+		if n < 0 || off < 0 || off > p.size || int64(n) > p.size-off {
+			return nil, p.errf(off, 0, ErrTruncated, "%d bytes wanted, %d left", n, p.size-off)
+		}
+		return p.mem[off : off+int64(n) : off+int64(n)], nil
+	}
 	if off >= p.winOff && off+int64(n) <= p.winOff+int64(len(p.win)) {
 		i := off - p.winOff
 		return p.win[i : i+int64(n)], nil
@@ -291,16 +369,28 @@ func (p *parser) peek(off int64, n int) ([]byte, error) {
 // is copied out of its window, so the window is free once Parse returns.
 var windowPool = sync.Pool{New: func() any { b := make([]byte, windowSize); return &b }}
 
-// release returns the parser's window to the pool.
+// stackPool recycles the element stacks of parsers (empty, all nil, once a parse ends).
+var stackPool sync.Pool // of *[]*Element
+
+// release returns the parser's window and element stack to their pools.
 func (p *parser) release() {
 	if p.pooled != nil {
 		windowPool.Put(p.pooled)
 		p.pooled, p.winBuf, p.win = nil, nil, nil
 	}
+	if p.stack != nil && cap(p.stack) <= 1<<16 {
+		clear(p.stack[:cap(p.stack)]) // after an error, elements may be left
+		st := p.stack[:0]
+		stackPool.Put(&st)
+	}
+	p.stack = nil
 }
 
 // keep copies b into memory owned by the parsed data (small copies share slabs).
 func (p *parser) keep(b []byte) []byte {
+	if p.mem != nil {
+		return b[:len(b):len(b)] // already a slice of p.mem, which the data owns
+	}
 	if len(b) > smallValue {
 		return bytes.Clone(b)
 	}
@@ -315,6 +405,10 @@ func (p *parser) keep(b []byte) []byte {
 // value reads n bytes at off (already checked against the bounds) into memory, or
 // returns a reference to them if n exceeds the bulk threshold.
 func (p *parser) value(off, n int64) ([]byte, *bulkRef, error) {
+	if p.mem != nil {
+		b, err := p.peek(off, int(n))
+		return b, nil, err
+	}
 	if p.opt.BulkThreshold < 0 || n > int64(p.opt.BulkThreshold) {
 		return nil, &bulkRef{r: p.r, off: off, n: n}, nil
 	}
@@ -374,6 +468,8 @@ func (p *parser) allZero(off, end int64) (bool, error) {
 
 // parseMeta reads the elements of group 0002 from off on (explicit VR little endian).
 func (p *parser) parseMeta(ds *Dataset, off int64) (int64, error) {
+	base := len(p.stack)
+	defer p.endDataset(ds, base)
 	for p.size-off >= 8 {
 		b, err := p.peek(off, 8)
 		if err != nil {
@@ -386,10 +482,19 @@ func (p *parser) parseMeta(ds *Dataset, off int64) (int64, error) {
 		if err != nil {
 			return 0, err
 		}
-		ds.elems = append(ds.elems, e)
+		p.stack = append(p.stack, e)
 		off = next
 	}
 	return off, nil
+}
+
+// endDataset gives ds the elements stacked from base on, and unstacks them.
+func (p *parser) endDataset(ds *Dataset, base int) {
+	if n := len(p.stack) - base; n > 0 {
+		ds.elems = append(make([]*Element, 0, n), p.stack[base:]...)
+	}
+	clear(p.stack[base:])
+	p.stack = p.stack[:base]
 }
 
 // parseDataset reads elements from off up to end, or, for an item of undefined length
@@ -397,6 +502,9 @@ func (p *parser) parseMeta(ds *Dataset, off int64) (int64, error) {
 func (p *parser) parseDataset(ds *Dataset, off, end int64, undefItem bool) (int64, error) {
 	first := true
 	var seen map[Tag]struct{} // tags so far, once they stop ascending
+	// The elements are stacked while they are read, then copied to ds.elems at once.
+	base := len(p.stack)
+	defer p.endDataset(ds, base)
 	for off < end {
 		if end-off < 8 {
 			return 0, p.errf(off, 0, ErrTruncated, "%d bytes left, too few for an element header", end-off)
@@ -444,10 +552,10 @@ func (p *parser) parseDataset(ds *Dataset, off, end int64, undefItem bool) (int6
 		// (a de-identifier) that changes "the" element would leave the other.
 		// While the tags ascend (as they must) a repeat is the previous tag;
 		// once they do not, every tag is looked up in a set.
-		if n := len(ds.elems); seen != nil || n > 0 && e.Tag <= ds.elems[n-1].Tag {
+		if elems := p.stack[base:]; seen != nil || len(elems) > 0 && e.Tag <= elems[len(elems)-1].Tag {
 			if seen == nil {
-				seen = make(map[Tag]struct{}, n+1)
-				for _, x := range ds.elems {
+				seen = make(map[Tag]struct{}, len(elems)+1)
+				for _, x := range elems {
 					seen[x.Tag] = struct{}{}
 				}
 			}
@@ -456,7 +564,7 @@ func (p *parser) parseDataset(ds *Dataset, off, end int64, undefItem bool) (int6
 			}
 			seen[e.Tag] = struct{}{}
 		}
-		ds.elems = append(ds.elems, e)
+		p.stack = append(p.stack, e)
 		off = next
 	}
 	if undefItem {
@@ -500,7 +608,8 @@ func (p *parser) parseElement(enc encoding, off, end int64) (*Element, int64, er
 			length = uint32(order.Uint16(b[6:]))
 		}
 	}
-	e := &Element{Tag: tag, VR: vr, hdr: p.keep(b[:hl]), length: length}
+	e := p.newElement()
+	*e = Element{Tag: tag, VR: vr, hdr: p.keep(b[:hl]), length: length}
 	voff := off + hl
 	if length == undefinedLength {
 		switch {
@@ -579,7 +688,7 @@ func (p *parser) parseItems(e *Element, enc encoding, eoff, off, end int64, unde
 			if !undef {
 				return 0, p.errf(off, e.Tag, nil, "sequence delimitation item in a sequence of defined length")
 			}
-			e.seqDelim = p.keep(b)
+			e.addParts().seqDelim = p.keep(b)
 			return off + 8, nil
 		case ItemTag:
 			if err := p.counted(off, e.Tag); err != nil {
@@ -597,7 +706,7 @@ func (p *parser) parseItems(e *Element, enc encoding, eoff, off, end int64, unde
 			if err != nil {
 				return 0, err
 			}
-			e.items = append(e.items, it)
+			e.addParts().items = append(e.addParts().items, it)
 		default:
 			return 0, p.errf(off, e.Tag, nil, "%s found where an item of the sequence was expected", tag)
 		}
@@ -619,7 +728,7 @@ func (p *parser) parseFragments(e *Element, enc encoding, off, end int64) (int64
 		tag, l := enc.tag(b), enc.order().Uint32(b[4:])
 		switch tag {
 		case SeqDelimTag:
-			e.seqDelim = p.keep(b)
+			e.addParts().seqDelim = p.keep(b)
 			return off + 8, nil
 		case ItemTag:
 			foff := off + 8
@@ -636,7 +745,7 @@ func (p *parser) parseFragments(e *Element, enc encoding, off, end int64) (int64
 			if fr.value, fr.bulk, err = p.value(foff, int64(l)); err != nil {
 				return 0, err
 			}
-			e.frags = append(e.frags, fr)
+			e.addParts().frags = append(e.addParts().frags, fr)
 			off = foff + int64(l)
 		default:
 			return 0, p.errf(off, e.Tag, nil, "%s found where a fragment of the encapsulated value was expected", tag)

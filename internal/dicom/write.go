@@ -142,9 +142,10 @@ func headerSize(enc encoding, vr VR) int64 {
 	return 8
 }
 
-// encodeHeader encodes a new element header.
-func encodeHeader(enc encoding, tag Tag, vr VR, length uint32) []byte {
-	b := make([]byte, headerSize(enc, vr))
+// encodeHeader encodes a new element header into w's free buffer (no allocation) and
+// returns it, for w.Write.
+func encodeHeader(w *bufio.Writer, enc encoding, tag Tag, vr VR, length uint32) []byte {
+	b := append(w.AvailableBuffer(), make([]byte, headerSize(enc, vr))...)
 	enc.putTag(b, tag)
 	o := enc.order()
 	switch {
@@ -168,14 +169,14 @@ func elementSize(enc encoding, e *Element) int64 {
 	case e.changed:
 		return headerSize(enc, e.VR) + int64(len(e.value))
 	case e.sequence:
-		n := int64(len(e.hdr)) + int64(len(e.seqDelim))
-		for _, it := range e.items {
+		n := int64(len(e.hdr)) + int64(len(e.seqDelim()))
+		for _, it := range e.Items() {
 			n += itemSize(it)
 		}
 		return n
 	case e.encaps:
-		n := int64(len(e.hdr)) + int64(len(e.seqDelim))
-		for _, fr := range e.frags {
+		n := int64(len(e.hdr)) + int64(len(e.seqDelim()))
+		for _, fr := range e.Fragments() {
 			n += int64(len(fr.hdr)) + fr.n
 		}
 		return n
@@ -185,7 +186,7 @@ func elementSize(enc encoding, e *Element) int64 {
 
 func itemsSize(e *Element) int64 {
 	var n int64
-	for _, it := range e.items {
+	for _, it := range e.Items() {
 		n += itemSize(it)
 	}
 	return n
@@ -207,12 +208,13 @@ func contentSize(d *Dataset) int64 {
 	return n
 }
 
-// patchLength returns hdr with its trailing 4-byte length replaced by n.
-func patchLength(enc encoding, hdr []byte, n int64) ([]byte, error) {
+// patchLength returns a copy of hdr, in w's free buffer, with its trailing 4-byte length
+// replaced by n, for w.Write.
+func patchLength(w *bufio.Writer, enc encoding, hdr []byte, n int64) ([]byte, error) {
 	if n >= undefinedLength {
 		return nil, fmt.Errorf("length %d does not fit 4 bytes", n)
 	}
-	b := append([]byte(nil), hdr...)
+	b := append(w.AvailableBuffer(), hdr...)
 	enc.order().PutUint32(b[len(b)-4:], uint32(n))
 	return b, nil
 }
@@ -220,7 +222,7 @@ func patchLength(enc encoding, hdr []byte, n int64) ([]byte, error) {
 func writeElement(w *bufio.Writer, enc encoding, e *Element) error {
 	switch {
 	case e.changed && !e.sequence:
-		w.Write(encodeHeader(enc, e.Tag, e.VR, uint32(len(e.value))))
+		w.Write(encodeHeader(w, enc, e.Tag, e.VR, uint32(len(e.value))))
 		_, err := w.Write(e.value)
 		return err
 	case e.sequence:
@@ -230,31 +232,31 @@ func writeElement(w *bufio.Writer, enc encoding, e *Element) error {
 			if n >= undefinedLength {
 				return fmt.Errorf("%s: length %d does not fit 4 bytes", e.Tag, n)
 			}
-			hdr = encodeHeader(enc, e.Tag, SQ, uint32(n))
+			hdr = encodeHeader(w, enc, e.Tag, SQ, uint32(n))
 		} else if e.length != undefinedLength && e.dirty() {
 			n := itemsSize(e)
 			var err error
-			if hdr, err = patchLength(enc, hdr, n); err != nil {
+			if hdr, err = patchLength(w, enc, hdr, n); err != nil {
 				return fmt.Errorf("%s: %w", e.Tag, err)
 			}
 		}
 		w.Write(hdr)
-		for _, it := range e.items {
+		for _, it := range e.Items() {
 			if err := writeItem(w, it); err != nil {
 				return fmt.Errorf("%s: %w", e.Tag, err)
 			}
 		}
-		_, err := w.Write(e.seqDelim)
+		_, err := w.Write(e.seqDelim())
 		return err
 	case e.encaps:
 		w.Write(e.hdr)
-		for _, fr := range e.frags {
+		for _, fr := range e.Fragments() {
 			w.Write(fr.hdr)
 			if err := writeValue(w, fr.value, fr.bulk); err != nil {
 				return fmt.Errorf("%s: %w", e.Tag, err)
 			}
 		}
-		_, err := w.Write(e.seqDelim)
+		_, err := w.Write(e.seqDelim())
 		return err
 	}
 	w.Write(e.hdr)
@@ -273,7 +275,7 @@ func writeItem(w *bufio.Writer, it *Dataset) error {
 	// Item headers are 8 bytes: tag and 4-byte length, in the item's byte order.
 	if len(hdr) == 8 && it.enc.order().Uint32(hdr[4:]) != undefinedLength && (it.hdr == nil || it.dirty()) {
 		var err error
-		if hdr, err = patchLength(it.enc, hdr, contentSize(it)); err != nil {
+		if hdr, err = patchLength(w, it.enc, hdr, contentSize(it)); err != nil {
 			return err
 		}
 	}

@@ -129,13 +129,19 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	var mu sync.Mutex
 	patients, studies, series := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	claims := &claims{by: map[string]int{}}
-	jobs := make(chan int)
+	// Workers take the next file by an atomic counter: no feeding goroutine,
+	// no channel hand-off (and scheduler wake-up) per file.
+	var next atomic.Int64
 	var wg sync.WaitGroup
 	for w := 0; w < o.Workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range jobs {
+			for ctx.Err() == nil {
+				i := int(next.Add(1) - 1)
+				if i >= len(srcs) {
+					return
+				}
 				s := srcs[i]
 				fr, res, nin, nout := one(o, out, q, s, i, claims)
 				rep.Files[i] = fr
@@ -158,18 +164,11 @@ func Run(ctx context.Context, o Options) (Report, error) {
 			}
 		}()
 	}
-	var ctxErr error
-feed:
-	for i := range srcs {
-		select {
-		case jobs <- i:
-		case <-ctx.Done():
-			ctxErr = ctx.Err()
-			break feed
-		}
-	}
-	close(jobs)
 	wg.Wait()
+	var ctxErr error
+	if int(done.Load()) < len(srcs) {
+		ctxErr = ctx.Err()
+	}
 	for i, fr := range rep.Files {
 		switch fr.Status {
 		case "ok":
@@ -239,33 +238,71 @@ func list(in string) ([]source, func(), error) {
 	return srcs, func() {}, nil
 }
 
-// open gives a ReaderAt over a source's bytes.
-func (s source) open() (io.ReaderAt, int64, func(), error) {
+// MaxInMemory is the size up to which an input file is read whole, with one
+// read into a reused buffer, and parsed there (dicom.ParseBytes); larger ones
+// are parsed from the file, their large values copied from it on write.
+const MaxInMemory = 32 << 20
+
+// bufPool recycles the buffers input files are read into.
+var bufPool sync.Pool // of *[]byte
+
+// poolCap bounds the buffers kept in bufPool.
+const poolCap = 4 << 20
+
+// input is an opened source: its bytes in memory (mem) or a reader of them.
+type input struct {
+	r       io.ReaderAt
+	size    int64
+	mem     []byte // all size bytes, when in memory
+	release func() // closes the file or returns the buffer; call once done
+}
+
+// open reads a source into memory if it is small enough, or opens it.
+func (s source) open() (input, error) {
 	if s.zf == nil {
 		f, err := os.Open(s.path)
 		if err != nil {
-			return nil, 0, nil, err
+			return input{}, err
 		}
 		st, err := f.Stat()
 		if err != nil {
 			f.Close()
-			return nil, 0, nil, err
+			return input{}, err
 		}
-		return f, st.Size(), func() { f.Close() }, nil
+		size := st.Size()
+		if size > MaxInMemory {
+			return input{r: f, size: size, release: func() { f.Close() }}, nil
+		}
+		defer f.Close()
+		bp, _ := bufPool.Get().(*[]byte)
+		if bp == nil || int64(cap(*bp)) < size {
+			// size is at most MaxInMemory, from the file system.
+			b := make([]byte, max(size, 64<<10))
+			bp = &b
+		}
+		buf := (*bp)[:size]
+		if _, err := io.ReadFull(f, buf); err != nil {
+			return input{}, fmt.Errorf("reading %d bytes: %w", size, err)
+		}
+		return input{r: bytes.NewReader(buf), size: size, mem: buf, release: func() {
+			if cap(*bp) <= poolCap {
+				bufPool.Put(bp)
+			}
+		}}, nil
 	}
 	if s.size > MaxZipEntry {
-		return nil, 0, nil, fmt.Errorf("zip entry of %d bytes is larger than %d", s.size, MaxZipEntry)
+		return input{}, fmt.Errorf("zip entry of %d bytes is larger than %d", s.size, MaxZipEntry)
 	}
 	rc, err := s.zf.Open()
 	if err != nil {
-		return nil, 0, nil, err
+		return input{}, err
 	}
 	defer rc.Close()
 	b, err := io.ReadAll(io.LimitReader(rc, MaxZipEntry+1))
 	if err != nil {
-		return nil, 0, nil, err
+		return input{}, err
 	}
-	return bytes.NewReader(b), int64(len(b)), func() {}, nil
+	return input{r: bytes.NewReader(b), size: int64(len(b)), mem: b, release: func() {}}, nil
 }
 
 // claims decides which input owns an output path when several inputs are
@@ -309,21 +346,28 @@ func (c *claims) owner(rel string) int {
 // is a quarantine with its reason.
 func one(o Options, out, q string, s source, idx int, c *claims) (FileReport, deid.Result, int64, int64) {
 	fr := FileReport{Input: s.name}
-	r, size, closeSrc, err := s.open()
+	in, err := s.open()
 	if err != nil {
 		fr.Status, fr.Reason, fr.Detail = "quarantined", deid.ReasonUnreadable, err.Error()
 		return fr, deid.Result{}, 0, 0
 	}
-	defer closeSrc()
+	// The parsed file shares in.mem: released only once it is written.
+	defer in.release()
+	size := in.size
 	quar := func(reason, detail string) (FileReport, deid.Result, int64, int64) {
 		fr.Status, fr.Reason, fr.Detail = "quarantined", reason, detail
-		if err := copyToQuarantine(q, s.name, reason, detail, r, size); err != nil {
+		if err := copyToQuarantine(q, s.name, reason, detail, in.r, size); err != nil {
 			o.Log.Error("quarantining", "file", s.name, "err", err)
 			fr.Detail += "; copying to quarantine failed: " + err.Error()
 		}
 		return fr, deid.Result{}, size, 0
 	}
-	f, err := dicom.Parse(r, size, dicom.ParseOptions{})
+	var f *dicom.File
+	if in.mem != nil {
+		f, err = dicom.ParseBytes(in.mem, dicom.ParseOptions{})
+	} else {
+		f, err = dicom.Parse(in.r, size, dicom.ParseOptions{})
+	}
 	if err != nil {
 		return quar(deid.ReasonUnreadable, err.Error())
 	}
@@ -361,10 +405,16 @@ func safeName(s string) string {
 // caller renames it into place, so that a crash leaves no half-written
 // output.
 func writeTemp(path string, f *dicom.File) (string, int64, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return "", 0, err
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, ".deid-*")
+	if errors.Is(err, fs.ErrNotExist) {
+		// The folder's first file: make the folder (most outputs go to one
+		// that exists, so it is not looked at before every file).
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return "", 0, err
+		}
+		tmp, err = os.CreateTemp(dir, ".deid-*")
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".deid-*")
 	if err != nil {
 		return "", 0, err
 	}

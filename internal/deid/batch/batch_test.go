@@ -430,3 +430,33 @@ func referencingSeries(t *testing.T, dir string) int {
 	}
 	return 3
 }
+
+// TestInterrupted cancels a run after its third file: Run reports the
+// interruption, and every file it did not take is "not processed".
+func TestInterrupted(t *testing.T) {
+	in := corpusDir(t)
+	en, err := deid.New(testKey, deid.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rep, err := Run(ctx, Options{In: in, Out: filepath.Join(t.TempDir(), "out"), Engine: en, Workers: 2,
+		Progress: func(done, total int, _ int64) {
+			if done == 3 {
+				cancel()
+			}
+		}})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run after cancel: %v, want context.Canceled", err)
+	}
+	var notProcessed int
+	for _, fr := range rep.Files {
+		if fr.Status == "not processed" {
+			notProcessed++
+		}
+	}
+	if processed := rep.FilesOut + rep.Duplicates + rep.Quarantined; processed < 3 || processed > 4 || processed+notProcessed != rep.FilesIn {
+		t.Errorf("%d of %d files processed, %d not processed; want 3 or 4 (one per worker may finish after the cancel)", processed, rep.FilesIn, notProcessed)
+	}
+}
