@@ -14,6 +14,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cancerimage/cie/internal/app"
+	"github.com/cancerimage/cie/internal/synth"
 )
 
 type demoFile struct {
@@ -37,7 +40,7 @@ type demoFile struct {
 // runDemo starts `cie demo` and waits until it says it is ready.
 func runDemo(t *testing.T, dir string) (*exec.Cmd, <-chan error, time.Duration) {
 	t.Helper()
-	cmd := exec.Command(cieBin, "demo", "--dir", dir, "--random-ports")
+	cmd := exec.Command(cieBin, "demo", "--dir", dir, "--random-ports", "--patients", "2")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -159,6 +162,38 @@ func TestDemo(t *testing.T) {
 		}
 	}
 
+	// Each node holds what the generator made for it, sent over C-STORE and de-identified.
+	for _, n := range df.Nodes {
+		g, err := synth.New(app.DemoSynth(n.Name, 2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := g.Summary()
+		var holder string
+		for _, u := range df.Users {
+			if u.Name == n.Name+"-holder" {
+				holder = u.Token
+			}
+		}
+		var insts []map[string]struct {
+			Value []any `json:"Value"`
+		}
+		if code, err := getJSON(context.Background(), n.URL+"/dicomweb/instances?limit=10000", holder, &insts); err != nil || code != 200 {
+			t.Fatalf("%s QIDO: %d %v", n.Name, code, err)
+		}
+		if len(insts) != want.Instances {
+			t.Errorf("node %s holds %d instances, the generator made %d", n.Name, len(insts), want.Instances)
+		}
+		for _, in := range insts {
+			if pid := in["00100020"].Value[0].(string); !strings.HasPrefix(pid, "CIE") {
+				t.Fatalf("node %s: patient ID %q is not a pseudonym", n.Name, pid)
+			}
+		}
+		if !strings.Contains(n.DIMSE, "@127.0.0.1:") {
+			t.Errorf("node %s: DICOM address %q", n.Name, n.DIMSE)
+		}
+	}
+
 	// Probes, metrics, OpenAPI on every role; the API refuses anonymous callers.
 	bases := []string{df.Hub.URL}
 	for _, n := range df.Nodes {
@@ -200,7 +235,12 @@ func TestDemo(t *testing.T) {
 	}
 
 	stopDemo(t, cmd, done)
-	for _, b := range bases {
+	addrs := bases
+	for _, n := range df.Nodes {
+		_, a, _ := strings.Cut(n.DIMSE, "@")
+		addrs = append(addrs, a)
+	}
+	for _, b := range addrs {
 		addr := strings.TrimPrefix(b, "http://")
 		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
 			c.Close()

@@ -49,18 +49,20 @@ go test -count=1 -timeout 20m ./... 2>&1 | tee "$out/go-test.log"
 step "browser tests"
 (cd tests/browser && npm ci --no-audit --no-fund --silent)
 CGO_ENABLED=0 go build -o "$out/cie" ./cmd/cie
+go build -o "$out/viewer-orthanc" ./internal/viewer/viewertest/cmd/viewer-orthanc
 demo="$out/demo"
 rm -rf "$demo"
 "$out/cie" demo --dir "$demo" --random-ports >"$out/demo.log" 2>&1 &
 demo_pid=$!
 trap 'kill -TERM $demo_pid 2>/dev/null || true; wait $demo_pid 2>/dev/null || true' EXIT
-for _ in $(seq 1 120); do
+# The first start fills each node with generated data over C-STORE (a minute or two).
+for _ in $(seq 1 600); do
   grep -q "cie demo is ready" "$out/demo.log" && break
   kill -0 $demo_pid 2>/dev/null || { cat "$out/demo.log"; exit 1; }
   sleep 0.5
 done
-grep -q "cie demo is ready" "$out/demo.log" || { echo "demo not ready in 60 s"; cat "$out/demo.log"; exit 1; }
-(cd tests/browser && CIE_DEMO_JSON="$demo/demo.json" CIE_SCREENSHOTS="$out/screenshots" node --test)
+grep -q "cie demo is ready" "$out/demo.log" || { echo "demo not ready in 300 s"; cat "$out/demo.log"; exit 1; }
+(cd tests/browser && CIE_DEMO_JSON="$demo/demo.json" CIE_SCREENSHOTS="$out/screenshots" CIE_VIEWER_ORTHANC="$out/viewer-orthanc" node --test)
 kill -TERM $demo_pid
 wait $demo_pid
 trap - EXIT

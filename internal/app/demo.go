@@ -69,6 +69,8 @@ type DemoOptions struct {
 	Log *slog.Logger
 	// Ports: 0 picks the default port if it is free, else any free port.
 	RandomPorts bool // always pick free ports (tests)
+	// Patients is the number of generated patients per node (0: DemoPatients).
+	Patients int
 }
 
 // Demo runs a hub and three nodes as child processes until ctx is done.

@@ -21,13 +21,19 @@ import (
 // DemoSeed makes the demo's generated data; the same seed gives the same data.
 const DemoSeed = 20261122
 
-// demoSynth is the generated data of a demo node: 50 patients with CT, MR and PET
-// studies of 128×128 images, 16 to 24 slices a series, at most 3 series a study (a
-// segmentation of the lesion in 40 % of the studies that can have one). Smaller than
-// synth.DemoOptions so that a first demo start stays under a minute or so.
-func demoSynth(node string) synth.Options {
+// DemoPatients is the default number of generated patients per demo node.
+const DemoPatients = 50
+
+// DemoSynth is the generated data of a demo node: patients (0: DemoPatients) with CT,
+// MR and PET studies of 128×128 images, 16 to 24 slices a series, at most 3 series a
+// study (a segmentation of the lesion in 40 % of the studies that can have one).
+// Smaller than synth.DemoOptions so that a first demo start stays around two minutes.
+func DemoSynth(node string, patients int) synth.Options {
 	o := synth.DemoOptions(node, DemoSeed)
-	o.Patients = 50
+	if patients <= 0 {
+		patients = DemoPatients
+	}
+	o.Patients = patients
 	o.MinSlices, o.MaxSlices = 16, 24
 	o.MaxSeriesPerStudy = 3
 	o.SourceAE = "DEMO-PACS"
@@ -107,7 +113,7 @@ func fillNode(ctx context.Context, o DemoOptions, n DemoNode, say func(string)) 
 	if !ok {
 		return fmt.Errorf("node %s has no DIMSE address (%q)", n.Name, n.DIMSE)
 	}
-	g, err := synth.New(demoSynth(n.Name))
+	g, err := synth.New(DemoSynth(n.Name, o.Patients))
 	if err != nil {
 		return err
 	}

@@ -144,13 +144,17 @@ func nodeCmd() *cobra.Command {
 func demoCmd() *cobra.Command {
 	var dir string
 	var random bool
+	var patients int
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run a hub and three nodes on this machine, with demo logins",
 		Long: `Run a hub and three nodes (oslo, valencia, linkoping) on 127.0.0.1, each node with
-its own data folder, store, blob folder and connection to the hub. Everything is kept
-under --dir; DIR/demo.json lists the URLs and the logins with their API tokens.
-Ctrl-C stops everything; running it again reuses the data.`,
+its own data folder, store, blob folder, DICOM port and connection to the hub. On the
+first start each node is filled with generated patients (CT, MR and PET studies with a
+lesion, segmentations, a clinical table) sent to it over DICOM C-STORE, so they go
+through its de-identification. Everything is kept under --dir; DIR/demo.json lists the
+URLs and the logins with their API tokens. Ctrl-C stops everything; running it again
+reuses the data.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			exe, err := os.Executable()
@@ -158,11 +162,15 @@ Ctrl-C stops everything; running it again reuses the data.`,
 				return fmt.Errorf("finding the cie binary: %w", err)
 			}
 			log := app.NewLogger(cmd.ErrOrStderr(), "warn", "text")
-			return app.Demo(cmd.Context(), app.DemoOptions{Dir: dir, Exe: exe, Out: cmd.OutOrStdout(), Log: log, RandomPorts: random})
+			if patients < 1 || patients > 200 {
+				return usageError{fmt.Errorf("--patients %d: want 1 to 200", patients)}
+			}
+			return app.Demo(cmd.Context(), app.DemoOptions{Dir: dir, Exe: exe, Out: cmd.OutOrStdout(), Log: log, RandomPorts: random, Patients: patients})
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", "./cie-demo", "folder for all of the demo's data")
-	cmd.Flags().BoolVar(&random, "random-ports", false, "use free ports instead of 8080-8083 and 4222")
+	cmd.Flags().BoolVar(&random, "random-ports", false, "use free ports instead of 8080-8083, 11112-11114 and 4222")
+	cmd.Flags().IntVar(&patients, "patients", app.DemoPatients, "generated patients per node, on the first start")
 	return cmd
 }
 

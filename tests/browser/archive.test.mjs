@@ -48,7 +48,9 @@ test('a data holder sees the archive, uploads files, releases and deletes quaran
     const result = await page.textContent('#upload-result');
     assert.match(result, /3 files: 1 stored.*2 quarantined/s);
     assert.match(result, /no-pixel-cleaning-rule/);
-    assert.equal(await count('instances'), before + 1);
+    // A demo run again already holds the CT from the last run: stored once.
+    const afterUpload = before + (/already there/.test(result) ? 0 : 1);
+    assert.equal(await count('instances'), afterUpload);
     await page.screenshot({ path: join(shots, 'archive-upload.png'), fullPage: true });
 
     // Release one quarantined file, delete the other.
@@ -57,7 +59,8 @@ test('a data holder sees the archive, uploads files, releases and deletes quaran
     assert.ok(n >= 2, `${n} quarantined rows`);
     await Promise.all([page.waitForURL(/done=/), rows.first().locator('button', { hasText: 'Release' }).click()]);
     assert.match(await page.textContent('#archive-message'), /Released .*stored as instance 2\.25\./);
-    assert.equal(await count('instances'), before + 2);
+    const afterRelease = await count('instances');
+    assert.ok(afterRelease === afterUpload + 1 || afterRelease === afterUpload, `${afterRelease} instances after the release`);
     await Promise.all([page.waitForURL(/done=/), page.locator('#quarantine tr[data-reason="no-pixel-cleaning-rule"]').first().locator('button', { hasText: 'Delete' }).click()]);
     assert.match(await page.textContent('#archive-message'), /Deleted/);
     assert.equal(await page.locator('#quarantine tr[data-reason="no-pixel-cleaning-rule"]').count(), n - 2);
@@ -93,6 +96,39 @@ test('a study of the archive opens in the viewer and shows the image', async () 
     });
     assert.ok(stats.width > 100 && stats.levels >= 16, `canvas ${stats.width}x${stats.height}, ${stats.levels} grey levels`);
     await page.screenshot({ path: join(shots, 'viewer-demo.png') });
+  } finally {
+    await b.close();
+  }
+});
+
+test('the same series opens through the hub, for a node that needs no inbound port', async () => {
+  const node = demo.nodes[2];
+  const holder = demo.users.find((u) => u.name === `${node.name}-holder`);
+  // Find a CT series with the node's API (the same token works at the hub and the node).
+  const res = await fetch(`${demo.hub.url}/nodes/${node.name}/dicomweb/series?Modality=CT&limit=1`, { headers: { Authorization: `Bearer ${holder.token}` } });
+  assert.equal(res.status, 200, `QIDO through the hub: ${res.status}`);
+  const [s] = await res.json();
+  const study = s['0020000D'].Value[0], series = s['0020000E'].Value[0];
+  const b = await browser();
+  try {
+    const page = await b.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(demo.hub.url + '/login');
+    await page.fill('input[name=username]', holder.name);
+    await page.fill('input[name=password]', holder.password);
+    await Promise.all([page.waitForLoadState('load'), page.click('button[type=submit]')]);
+    const q = new URLSearchParams({ dicomweb: `/nodes/${node.name}/dicomweb`, study, series });
+    await page.goto(`${demo.hub.url}/viewer/?${q}`);
+    await page.waitForFunction(() => ['ready', 'error'].includes(document.getElementById('viewer').dataset.state), null, { timeout: 30000 });
+    assert.equal(await page.$eval('#viewer', (el) => el.dataset.state), 'ready', await page.textContent('#error').catch(() => ''));
+    await page.waitForTimeout(500);
+    const levels = await page.$eval('#viewport canvas', (c) => {
+      const { data } = c.getContext('2d').getImageData(0, 0, c.width, c.height);
+      const l = new Set();
+      for (let i = 0; i < data.length; i += 4) l.add(data[i]);
+      return l.size;
+    });
+    assert.ok(levels >= 16, `${levels} grey levels through the hub`);
+    await page.screenshot({ path: join(shots, 'viewer-via-hub.png') });
   } finally {
     await b.close();
   }
