@@ -14,7 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cancerimage/cie/internal/deid"
 	"github.com/cancerimage/cie/internal/dicom"
+	"github.com/cancerimage/cie/internal/dimse"
 	"github.com/cancerimage/cie/internal/dicom/tags"
 	"github.com/cancerimage/cie/internal/node/dicomweb"
 	"github.com/cancerimage/cie/internal/testenv"
@@ -24,6 +26,7 @@ import (
 // API token at the node.
 type archiveNode struct {
 	dir, nodeURL, token, cfg string
+	dimseAddr                string
 	hubURL, hubYAML          string
 	hub, node                *proc
 }
@@ -38,8 +41,9 @@ func startArchiveNode(t *testing.T) *archiveNode {
 	creds := filepath.Join(dir, "alpha.creds")
 	cie(t, false, "admin", "node", "add", "alpha", "--hub-config", hubYAML, "--out", creds)
 	a := &archiveNode{dir: dir, nodeURL: "http://" + freeAddr(t), cfg: filepath.Join(dir, "alpha.yaml"), hubURL: hubURL, hubYAML: hubYAML}
-	writeFile(t, a.cfg, fmt.Sprintf("name: alpha\ndata_dir: %s\ncredentials: %s\nhttp:\n  listen: %s\n",
-		filepath.Join(dir, "alpha"), creds, strings.TrimPrefix(a.nodeURL, "http://")))
+	a.dimseAddr = freeAddr(t)
+	writeFile(t, a.cfg, fmt.Sprintf("name: alpha\ndata_dir: %s\ncredentials: %s\nhttp:\n  listen: %s\ndimse:\n  listen: %s\n",
+		filepath.Join(dir, "alpha"), creds, strings.TrimPrefix(a.nodeURL, "http://"), a.dimseAddr))
 	cie(t, false, "admin", "user", "add", "holder", "--role", "data_holder", "--password", "correct horse battery", "--node-config", a.cfg)
 	tok, _ := run(t, false, "admin", "token", "add", "holder", "--node-config", a.cfg)
 	a.token = strings.TrimSpace(tok)
@@ -114,37 +118,69 @@ func firstLines(s string, n int) string {
 	return strings.Join(lines[:min(n, len(lines))], "\n")
 }
 
-// TestIngestKill9 kills the node with SIGKILL in the middle of an ingest of 1,000 files:
-// after a restart every acknowledged instance is there, every indexed instance can be
-// retrieved whole, and ingesting everything again completes the set.
+// TestIngestKill9 kills the node with SIGKILL in the middle of an ingest of 1,000 files,
+// over STOW-RS and over DIMSE C-STORE: after a restart every acknowledged instance is
+// there, every indexed instance can be retrieved whole, and sending everything again
+// completes the set.
 func TestIngestKill9(t *testing.T) {
 	files := syntheticSeries(t, 1000)
+	for _, transport := range []string{"stow", "dimse"} {
+		t.Run(transport, func(t *testing.T) { kill9(t, transport, files) })
+	}
+}
+
+func kill9(t *testing.T, transport string, files [][]byte) {
 	a := startArchiveNode(t)
 	c := &dicomweb.Client{BaseURL: a.nodeURL + "/dicomweb", Token: a.token, HTTP: &http.Client{Timeout: 30 * time.Second}}
+	// send stores file i and reports whether the node acknowledged it.
+	newSender := func() (send func(i int) bool, done func()) {
+		if transport == "stow" {
+			return func(i int) bool {
+				data := files[i]
+				res, err := c.Store(context.Background(), []dicomweb.Part{{Name: fmt.Sprint(i), Open: func() (io.ReadCloser, error) {
+					return io.NopCloser(bytes.NewReader(data)), nil
+				}}})
+				return err == nil && res.Stored == 1
+			}, func() {}
+		}
+		as, err := dimse.Dial(context.Background(), a.dimseAddr, "KILLTEST", "CIE", []dimse.PresentationContext{
+			{AbstractSyntax: "1.2.840.10008.5.1.4.1.1.2", TransferSyntaxes: []string{dicom.ExplicitVRLittleEndianUID}}}, nil)
+		if err != nil {
+			t.Errorf("dial: %v", err)
+			return func(int) bool { return false }, func() {}
+		}
+		return func(i int) bool {
+			f, err := dicom.Parse(bytes.NewReader(files[i]), int64(len(files[i])), dicom.ParseOptions{})
+			if err != nil {
+				t.Error(err)
+				return false
+			}
+			var buf bytes.Buffer
+			if _, err := f.Dataset.WriteTo(&buf); err != nil {
+				t.Error(err)
+				return false
+			}
+			st, err := as.Store(context.Background(), "1.2.840.10008.5.1.4.1.1.2", syntheticUID(i), dicom.ExplicitVRLittleEndianUID, &buf)
+			return err == nil && st.IsSuccess()
+		}, func() { as.Abort() }
+	}
 	var mu sync.Mutex
-	acked := map[string]bool{}
+	acked := map[int]bool{}
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for w := 0; w < 4; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			send, done := newSender()
+			defer done()
 			for {
 				i := int(next.Add(1)) - 1
-				if i >= len(files) {
-					return
-				}
-				data := files[i]
-				res, err := c.Store(context.Background(), []dicomweb.Part{{Name: fmt.Sprint(i), Open: func() (io.ReadCloser, error) {
-					return io.NopCloser(bytes.NewReader(data)), nil
-				}}})
-				if err != nil {
-					return // the node is gone
+				if i >= len(files) || !send(i) {
+					return // finished, or the node is gone
 				}
 				mu.Lock()
-				for _, uid := range res.Instances {
-					acked[uid] = true
-				}
+				acked[i] = true
 				mu.Unlock()
 			}
 		}()
@@ -159,13 +195,22 @@ func TestIngestKill9(t *testing.T) {
 	mu.Lock()
 	nAcked := len(acked)
 	mu.Unlock()
-	t.Logf("killed the node after %d acknowledged instances (%d files started)", nAcked, min(int(next.Load()), len(files)))
+	t.Logf("%s: killed the node after %d acknowledged instances (%d files started)", transport, nAcked, min(int(next.Load()), len(files)))
 
+	// The node's pseudonyms of the original UIDs, from its own key.
+	key, err := deid.ReadKeyFile(filepath.Join(a.dir, "alpha", "keys", "deid.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, err := deid.NewPseudonyms(key)
+	if err != nil {
+		t.Fatal(err)
+	}
 	a.startNode(t)
 	have := a.instances(t)
-	for uid := range acked {
-		if !have[uid] {
-			t.Errorf("acknowledged instance %s lost", uid)
+	for i := range acked {
+		if !have[ps.UID(syntheticUID(i))] {
+			t.Errorf("acknowledged instance %d (%s) lost", i, syntheticUID(i))
 		}
 	}
 	// Every indexed instance is whole: retrieve each and parse it.
@@ -232,7 +277,7 @@ func syntheticSeries(t *testing.T, n int) [][]byte {
 		if err != nil {
 			t.Fatal(err)
 		}
-		uid := fmt.Sprintf("1.2.826.0.1.3680043.8.498.7777.%d", i+1)
+		uid := syntheticUID(i)
 		for _, s := range []struct {
 			ds  *dicom.Dataset
 			tag dicom.Tag
@@ -256,3 +301,6 @@ func syntheticSeries(t *testing.T, n int) [][]byte {
 	}
 	return out
 }
+
+// syntheticUID is the SOP Instance UID of syntheticSeries' file i.
+func syntheticUID(i int) string { return fmt.Sprintf("1.2.826.0.1.3680043.8.498.7777.%d", i+1) }

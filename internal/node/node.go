@@ -232,6 +232,11 @@ func (n *Node) Run(ctx context.Context) error {
 			nc.Close()
 			return fmt.Errorf("config section dimse: %w", err)
 		}
+		// Spool files left by a crash hold nothing acknowledged: start empty.
+		if err := os.RemoveAll(filepath.Join(n.cfg.DataDir, "spool")); err != nil {
+			nc.Close()
+			return fmt.Errorf("clearing spool folder: %w", err)
+		}
 		if err := os.MkdirAll(filepath.Join(n.cfg.DataDir, "spool"), 0o700); err != nil {
 			nc.Close()
 			return fmt.Errorf("creating spool folder: %w", err)
