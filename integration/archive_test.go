@@ -24,10 +24,17 @@ import (
 // API token at the node.
 type archiveNode struct {
 	dir, nodeURL, token, cfg string
-	hub, node              *proc
+	hub, node                *proc
 }
 
 func startArchiveNode(t *testing.T) *archiveNode {
+	t.Helper()
+	return startArchiveNodeWith(t, "")
+}
+
+// startArchiveNodeWith is startArchiveNode with extra YAML appended to the node's
+// configuration (top-level sections such as dimse: or deid:).
+func startArchiveNodeWith(t *testing.T, extraYAML string) *archiveNode {
 	t.Helper()
 	dir := t.TempDir()
 	hubURL := "http://" + freeAddr(t)
@@ -38,7 +45,7 @@ func startArchiveNode(t *testing.T) *archiveNode {
 	cie(t, false, "admin", "node", "add", "alpha", "--hub-config", hubYAML, "--out", creds)
 	a := &archiveNode{dir: dir, nodeURL: "http://" + freeAddr(t), cfg: filepath.Join(dir, "alpha.yaml")}
 	writeFile(t, a.cfg, fmt.Sprintf("name: alpha\ndata_dir: %s\ncredentials: %s\nhttp:\n  listen: %s\n",
-		filepath.Join(dir, "alpha"), creds, strings.TrimPrefix(a.nodeURL, "http://")))
+		filepath.Join(dir, "alpha"), creds, strings.TrimPrefix(a.nodeURL, "http://"))+extraYAML)
 	cie(t, false, "admin", "user", "add", "holder", "--role", "data_holder", "--password", "correct horse battery", "--node-config", a.cfg)
 	tok, _ := run(t, false, "admin", "token", "add", "holder", "--node-config", a.cfg)
 	a.token = strings.TrimSpace(tok)
