@@ -26,12 +26,19 @@ import (
 // API token at the node.
 type archiveNode struct {
 	dir, nodeURL, token, cfg string
-	dimseAddr                string
+	dimseAddr                string // set when the node's DIMSE section is the default one
 	hubURL, hubYAML          string
 	hub, node                *proc
 }
 
 func startArchiveNode(t *testing.T) *archiveNode {
+	t.Helper()
+	return startArchiveNodeWith(t, "")
+}
+
+// startArchiveNodeWith is startArchiveNode with extra YAML appended to the node's
+// configuration (top-level sections such as dimse: or deid:).
+func startArchiveNodeWith(t *testing.T, extraYAML string) *archiveNode {
 	t.Helper()
 	dir := t.TempDir()
 	hubURL := "http://" + freeAddr(t)
@@ -41,9 +48,12 @@ func startArchiveNode(t *testing.T) *archiveNode {
 	creds := filepath.Join(dir, "alpha.creds")
 	cie(t, false, "admin", "node", "add", "alpha", "--hub-config", hubYAML, "--out", creds)
 	a := &archiveNode{dir: dir, nodeURL: "http://" + freeAddr(t), cfg: filepath.Join(dir, "alpha.yaml"), hubURL: hubURL, hubYAML: hubYAML}
-	a.dimseAddr = freeAddr(t)
-	writeFile(t, a.cfg, fmt.Sprintf("name: alpha\ndata_dir: %s\ncredentials: %s\nhttp:\n  listen: %s\ndimse:\n  listen: %s\n",
-		filepath.Join(dir, "alpha"), creds, strings.TrimPrefix(a.nodeURL, "http://"), a.dimseAddr))
+	if !strings.Contains(extraYAML, "dimse:") {
+		a.dimseAddr = freeAddr(t)
+		extraYAML += fmt.Sprintf("dimse:\n  listen: %s\n", a.dimseAddr)
+	}
+	writeFile(t, a.cfg, fmt.Sprintf("name: alpha\ndata_dir: %s\ncredentials: %s\nhttp:\n  listen: %s\n",
+		filepath.Join(dir, "alpha"), creds, strings.TrimPrefix(a.nodeURL, "http://"))+extraYAML)
 	cie(t, false, "admin", "user", "add", "holder", "--role", "data_holder", "--password", "correct horse battery", "--node-config", a.cfg)
 	tok, _ := run(t, false, "admin", "token", "add", "holder", "--node-config", a.cfg)
 	a.token = strings.TrimSpace(tok)

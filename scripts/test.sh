@@ -43,6 +43,8 @@ export CIE_TEST_REQUIRE_ALL=1
 step "go vet"
 go vet ./...
 
+(cd tests/dicomweb && npm ci --no-audit --no-fund --silent)
+
 step "go test ./..."
 go test -count=1 -timeout 20m ./... 2>&1 | tee "$out/go-test.log"
 

@@ -242,6 +242,10 @@ func TestFramesRenderedThumbnail(t *testing.T) {
 			key = "JP2"
 		}
 		urls[key] = in["00081190"].(map[string]any)["Value"].([]any)[0].(string)
+		// QIDO-RS names the transfer syntax in Available Transfer Syntax UID (0008,3002).
+		if a, ok := in["00083002"].(map[string]any); !ok || a["vr"] != "UI" || a["Value"].([]any)[0] != in["00020010"].(map[string]any)["Value"].([]any)[0] {
+			t.Errorf("instance without AvailableTransferSyntaxUID: %v", in)
+		}
 	}
 	// A native frame: 128×128×2 bytes, octet-stream, little endian.
 	resp, b = get(t, urls["CT"]+"/frames/1", `multipart/related; type="application/octet-stream"; transfer-syntax=*`)
@@ -250,8 +254,19 @@ func TestFramesRenderedThumbnail(t *testing.T) {
 	}
 	// An RLE frame as stored (image/dicom-rle), or octet-stream when any syntax goes.
 	resp, b = get(t, urls["MR"]+"/frames/1", `multipart/related; type="image/dicom-rle"`)
-	if parts := readParts(t, resp, b); resp.StatusCode != 200 || len(parts) != 1 || len(parts[0]) == 0 {
+	rleParts := readParts(t, resp, b)
+	if resp.StatusCode != 200 || len(rleParts) != 1 || len(rleParts[0]) == 0 {
 		t.Fatalf("RLE frame: %d", resp.StatusCode)
+	}
+	// The name PS3.18 gave RLE frames before 2021a (dicomweb-client asks for it) gets the
+	// same frame, labelled as asked.
+	resp, b2 := get(t, urls["MR"]+"/frames/1", `multipart/related; type="image/x-dicom-rle"; transfer-syntax=1.2.840.10008.1.2.5`)
+	if parts := readParts(t, resp, b2); resp.StatusCode != 200 || len(parts) != 1 || !bytes.Equal(parts[0], rleParts[0]) ||
+		!strings.Contains(resp.Header.Get("Content-Type"), `type="image/x-dicom-rle"`) {
+		t.Fatalf("RLE frame as image/x-dicom-rle: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	if resp, _ := get(t, urls["CT"]+"/frames/1", `multipart/related; type="image/x-dicom-rle"`); resp.StatusCode != http.StatusNotAcceptable {
+		t.Errorf("native frame as image/x-dicom-rle: %d, want 406", resp.StatusCode)
 	}
 	if resp, _ := get(t, urls["MR"]+"/frames/1", `multipart/related; type="image/jpeg"`); resp.StatusCode != http.StatusNotAcceptable {
 		t.Errorf("RLE frame as JPEG: %d, want 406", resp.StatusCode)

@@ -103,6 +103,10 @@ func frameMediaType(ts string) string {
 	return "application/octet-stream"
 }
 
+// legacyFrameTypes maps the media types of compressed frames that PS3.18 named before
+// DICOM 2021a (and clients such as dicomweb-client still ask for) to the current ones.
+var legacyFrameTypes = map[string]string{"image/x-dicom-rle": "image/dicom-rle", "image/x-jls": "image/jls"}
+
 // frames answers WADO-RS frames: the frames as stored, one part each. Native frames go
 // as application/octet-stream in explicit VR little endian; compressed ones in their own
 // media type, or as application/octet-stream when the client accepts any transfer syntax.
@@ -138,6 +142,10 @@ func (s *Service) frames(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		httpx.Error(w, http.StatusNotAcceptable, "frames are sent as multipart/related; Accept: %s", r.Header.Get("Accept"))
 		return
+	}
+	if cur, ok := legacyFrameTypes[wantType]; ok && cur == partType {
+		// The client's (older) name of the stored type: the parts go out in it.
+		partType = wantType
 	}
 	switch {
 	case native:

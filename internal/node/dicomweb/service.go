@@ -294,6 +294,9 @@ func (s *Service) qidoObject(base string, level index.Level, m index.Match, incl
 		a.num(tags.BitsAllocated, "US", intp(in.BitsAllocated))
 		a.num(tags.NumberOfFrames, "IS", intp(in.Frames))
 	}
+	// Available Transfer Syntax UID (PS3.4 C.6.1.1.5.1) is the attribute that names it in
+	// query results; (0002,0010) is kept for the node's own clients that read it.
+	a.str(tags.AvailableTransferSyntaxUID, "UI", in.TransferSyntax)
 	a.str(tags.TransferSyntaxUID, "UI", in.TransferSyntax)
 	return dicomjson.Object(a)
 }
