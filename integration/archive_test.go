@@ -16,8 +16,8 @@ import (
 
 	"github.com/cancerimage/cie/internal/deid"
 	"github.com/cancerimage/cie/internal/dicom"
-	"github.com/cancerimage/cie/internal/dimse"
 	"github.com/cancerimage/cie/internal/dicom/tags"
+	"github.com/cancerimage/cie/internal/dimse"
 	"github.com/cancerimage/cie/internal/node/dicomweb"
 	"github.com/cancerimage/cie/internal/testenv"
 )

@@ -2,10 +2,10 @@ package node
 
 import (
 	"context"
-	"net"
-	"net/http"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -21,9 +21,9 @@ import (
 	"github.com/cancerimage/cie/internal/deid"
 	"github.com/cancerimage/cie/internal/dimse"
 	"github.com/cancerimage/cie/internal/fed"
+	"github.com/cancerimage/cie/internal/httpx"
 	"github.com/cancerimage/cie/internal/node/archive"
 	"github.com/cancerimage/cie/internal/node/dicomweb"
-	"github.com/cancerimage/cie/internal/httpx"
 	"github.com/cancerimage/cie/internal/node/migrations"
 	"github.com/cancerimage/cie/internal/settings"
 	"github.com/cancerimage/cie/internal/store"

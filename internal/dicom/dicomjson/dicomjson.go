@@ -2,8 +2,8 @@ package dicomjson
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"

@@ -101,9 +101,9 @@ type Query struct {
 
 // Study is a study as QIDO-RS returns it.
 type Study struct {
-	UID, PatientID, PatientName, BirthDate, Sex                     string
+	UID, PatientID, PatientName, BirthDate, Sex                   string
 	Date, Time, Accession, ID, Description, Referring, Modalities string
-	NumSeries, NumInstances                                          int
+	NumSeries, NumInstances                                       int
 }
 
 // Series is a series as QIDO-RS returns it.

@@ -17,13 +17,13 @@ var ErrMissingUID = errors.New("missing identifying UID")
 
 // Record is what the index keeps of one instance. Text is UTF-8.
 type Record struct {
-	PatientID, PatientName, BirthDate, Sex                                       string
+	PatientID, PatientName, BirthDate, Sex                                   string
 	StudyUID, StudyDate, StudyTime, Accession, StudyID, StudyDesc, Referring string
-	SeriesUID, Modality, SeriesDesc, BodyPart, PerformedDate, PerformedTime    string
-	SeriesNumber                                                               *int
-	SOPUID, SOPClassUID, TransferSyntax                                        string
-	InstanceNumber                                                             *int
-	Rows, Columns, Frames, BitsAllocated                                       int
+	SeriesUID, Modality, SeriesDesc, BodyPart, PerformedDate, PerformedTime  string
+	SeriesNumber                                                             *int
+	SOPUID, SOPClassUID, TransferSyntax                                      string
+	InstanceNumber                                                           *int
+	Rows, Columns, Frames, BitsAllocated                                     int
 	// Size and SHA256 describe the stored file; BlobKey is where it is.
 	Size    int64
 	SHA256  string
