@@ -326,3 +326,33 @@ func TestLenientMediaTypes(t *testing.T) {
 		t.Fatalf("frames with an unquoted type: %d %s", resp.StatusCode, b)
 	}
 }
+
+// includefield at instance level returns attributes the index does not keep, from the
+// stored instance.
+func TestIncludeFieldFromStoredInstance(t *testing.T) {
+	srv := server(t)
+	if resp, _ := stow(t, srv.URL, [][]byte{corpusFile(t, "CT_small.dcm")}); resp.StatusCode != 200 {
+		t.Fatalf("STOW: %d", resp.StatusCode)
+	}
+	var insts []map[string]any
+	_, b := get(t, srv.URL+"/dicomweb/instances?includefield=SliceThickness,00180060", "")
+	if err := json.Unmarshal(b, &insts); err != nil || len(insts) != 1 {
+		t.Fatalf("instances: %s", b)
+	}
+	for _, key := range []string{"00180050", "00180060"} { // Slice Thickness, KVP
+		if _, ok := insts[0][key]; !ok {
+			t.Errorf("includefield %s not returned: %s", key, b)
+		}
+	}
+	if _, ok := insts[0]["00280030"]; ok {
+		t.Error("Pixel Spacing returned without being asked for")
+	}
+	_, b = get(t, srv.URL+"/dicomweb/instances?includefield=all", "")
+	json.Unmarshal(b, &insts)
+	if _, ok := insts[0]["00280030"]; !ok {
+		t.Error("includefield=all leaves out Pixel Spacing")
+	}
+	if _, ok := insts[0]["7FE00010"]; ok {
+		t.Error("includefield=all returns pixel data")
+	}
+}

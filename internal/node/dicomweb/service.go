@@ -161,7 +161,14 @@ func (s *Service) search(level index.Level) http.HandlerFunc {
 		base := s.baseURL(r)
 		out := make([]dicomjson.Object, 0, len(matches))
 		for _, m := range matches {
-			out = append(out, s.qidoObject(base, level, m, include, includeAll))
+			obj := s.qidoObject(base, level, m, include, includeAll)
+			if level == index.InstanceLevel && (includeAll || len(include) > 0) {
+				if err := s.includeStored(r, obj, *m.Instance, include, includeAll); err != nil {
+					s.fail(w, err)
+					return
+				}
+			}
+			out = append(out, obj)
 		}
 		writeJSON(w, out)
 	}
@@ -405,4 +412,31 @@ func (s *Service) metadata(w http.ResponseWriter, r *http.Request) {
 		w.Write(data)
 	}
 	io.WriteString(w, "]\n")
+}
+
+// includeStored adds to an instance's QIDO-RS result the attributes asked for with
+// includefield that the index does not keep, from the instance's stored metadata (bulk
+// data left out).
+func (s *Service) includeStored(r *http.Request, obj dicomjson.Object, in index.Instance, include map[dicom.Tag]bool, all bool) error {
+	data, err := s.archive.Metadata(r.Context(), in)
+	if err != nil {
+		return err
+	}
+	var stored map[string]*dicomjson.Attribute
+	if err := json.Unmarshal(data, &stored); err != nil {
+		return fmt.Errorf("metadata of %s: %w", in.SOPUID, err)
+	}
+	for key, a := range stored {
+		if _, have := obj[key]; have || a.BulkDataURI != "" {
+			continue
+		}
+		if !all {
+			n, err := strconv.ParseUint(key, 16, 32)
+			if err != nil || !include[dicom.Tag(n)] {
+				continue
+			}
+		}
+		obj[key] = a
+	}
+	return nil
 }
