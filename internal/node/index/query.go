@@ -303,7 +303,14 @@ func (ix *Index) condition(a attr, v string) (string, []any, error) {
 		return rangeCondition(a, v)
 	case kPN:
 		if hasWildcard(v) {
-			return "lower(" + a.col + ") LIKE lower(?) ESCAPE '\\'", []any{likePattern(v)}, nil
+			cond, args := "lower("+a.col+") LIKE lower(?) ESCAPE '\\'", []any{likePattern(v)}
+			if p := literalPrefix(v); p != "" && ix.db.Dialect() == store.SQLite {
+				// The same condition as a range of lower(col) too, so the index on it serves
+				// the search: SQLite's lower() folds ASCII only, and compares bytes.
+				p = asciiLower(p)
+				cond, args = "("+cond+" AND lower("+a.col+") >= ? AND lower("+a.col+") < ?)", append(args, p, p+"\xff")
+			}
+			return cond, args, nil
 		}
 		return "lower(" + a.col + ") = lower(?)", []any{v}, nil
 	}
@@ -377,6 +384,25 @@ func toAny(s []string) []any {
 }
 
 func hasWildcard(v string) bool { return strings.ContainsAny(v, "*?") }
+
+// literalPrefix is the part of a DICOM wildcard value before its first wildcard.
+func literalPrefix(v string) string {
+	if i := strings.IndexAny(v, "*?"); i >= 0 {
+		return v[:i]
+	}
+	return v
+}
+
+// asciiLower lower-cases ASCII letters only, as SQLite's lower() does.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
 
 // likePattern turns a DICOM wildcard value into a LIKE pattern with '\' as escape.
 func likePattern(v string) string {
