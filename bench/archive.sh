@@ -9,6 +9,8 @@
 # targets, each run into a fresh store. Then WADO-RS series retrieve of every series
 # from cie and Orthanc (the data of the last round). Prints files/s, MB/s, the load
 # average at each run, and the ratios (min–max over the rounds).
+# CIE_BASE=/path/to/another/cie adds that binary as one more target ("base"), e.g.
+# main's build, for before/after figures in the same run.
 # Needs: Go, dcmtk, Orthanc + orthanc-dicomweb, curl, python3, bc.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,6 +50,15 @@ for round in $(seq 1 "$ROUNDS"); do
     record "cie-$par" "$took"
     n=$(count_cie); [ "$n" = "$files" ] || echo "  cie indexed $n of $files"
     [ "$round-$par" = "$ROUNDS-$PAR" ] || { stop_pid $cie_pid; rm -rf "$tmp/cie-$round-$par"; }
+    if [ -n "${CIE_BASE:-}" ]; then
+      keep_pid=$cie_pid keep_url=$cie_url keep_token=$cie_token
+      cie_node "$tmp/base-$round-$par" "$CIE_BASE"
+      send CIE "$cie_dimse" "$par" "$tmp/list" || echo "  storescu reported errors (base)"
+      record "base-$par" "$took"
+      n=$(count_cie); [ "$n" = "$files" ] || echo "  base indexed $n of $files"
+      stop_pid $cie_pid; rm -rf "$tmp/base-$round-$par"
+      cie_pid=$keep_pid cie_url=$keep_url cie_token=$keep_token
+    fi
 
     orthanc "$tmp/orthanc-$round-$par"
     send ORTHANC "$orthanc_dimse" "$par" "$tmp/list" || echo "  storescu reported errors (Orthanc)"
@@ -71,6 +82,7 @@ echo "ratios (files/s, per round, min–max):"
 for par in 1 "$PAR"; do
   printf '  %d assoc: cie / Orthanc %s (target >= 2x), cie / storescp %s (target >= 0.7x)\n' "$par" \
     "$(ratio cie-$par orthanc-$par)" "$(ratio cie-$par storescp-$par)"
+  [ -z "${CIE_BASE:-}" ] || printf '  %d assoc: cie / base %s\n' "$par" "$(ratio cie-$par base-$par)"
 done
 
 # WADO-RS: every series, one request each, multipart/related application/dicom,

@@ -44,19 +44,19 @@ cie_hub() {
   wait_http "http://127.0.0.1:$hp/readyz" $hub_pid || { cat "$tmp/hub.log"; return 1; }
 }
 
-# cie_node DIR: a fresh node with its data in DIR, DICOM port $cie_dimse, HTTP
+# cie_node DIR [BINARY]: a fresh node (run by BINARY, default the one built) with its data in DIR, DICOM port $cie_dimse, HTTP
 # $cie_url, a data holder's token in $cie_token; pid in $cie_pid. De-identification
 # options as in `cie demo` (the EUCAIM research choice).
 CIE_DEID_OPTS=${CIE_DEID_OPTS:-modified-dates,clean-descriptors,retain-patient-characteristics}
-cie_node() {
-  local dir=$1 hp
+cie_node() { # DIR [BINARY]
+  local dir=$1 bin=${2:-$tmp/bin/cie} hp
   hp=$(free_port); cie_dimse=$(free_port); cie_url=http://127.0.0.1:$hp
   mkdir -p "$dir"
   printf 'name: bench\ndata_dir: %s\ncredentials: %s\nhttp:\n  listen: 127.0.0.1:%s\ndimse:\n  listen: 127.0.0.1:%s\n  ae_title: CIE\nlog:\n  level: warn\ndeid:\n  options: [%s]\n' \
     "$dir" "$tmp/bench.creds" "$hp" "$cie_dimse" "$CIE_DEID_OPTS" > "$dir.yaml"
   "$tmp/bin/cie" admin user add holder --role data_holder --password "correct horse battery" --node-config "$dir.yaml" >/dev/null
   cie_token=$("$tmp/bin/cie" admin token add holder --node-config "$dir.yaml" 2>/dev/null | tr -d '[:space:]')
-  "$tmp/bin/cie" node --config "$dir.yaml" >"$dir.log" 2>&1 &
+  "$bin" node --config "$dir.yaml" >"$dir.log" 2>&1 &
   cie_pid=$!; pids+=($cie_pid)
   wait_http "$cie_url/readyz" $cie_pid || { cat "$dir.log"; return 1; }
 }

@@ -20,14 +20,36 @@ var ErrNotFound = errors.New("not in the index")
 type Index struct {
 	db *store.DB
 
-	// The statements of putTx, prepared once (per pooled connection, by database/sql)
+	// The statements of put, prepared once (per pooled connection, by database/sql)
 	// rather than parsed and planned again for every instance.
 	mu    sync.Mutex
 	stmts map[string]*sql.Stmt
+
+	// writeMu makes the node's own writers of the index take turns on SQLite, which
+	// has one writer at a time: without it, concurrent ingests (one per DIMSE
+	// association) meet a locked database and wait in SQLite's busy handler, which
+	// sleeps 1, 2, 5, 10 … 100 ms between tries, instead of being handed the lock
+	// when it is free.
+	writeMu sync.Mutex
 }
 
 // New returns the index over db, whose schema the node's migrations made.
 func New(db *store.DB) *Index { return &Index{db: db, stmts: map[string]*sql.Stmt{}} }
+
+// prepared returns the statement q ('?' placeholders), prepared on first use.
+func (ix *Index) prepared(ctx context.Context, q string) (*sql.Stmt, error) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if st := ix.stmts[q]; st != nil {
+		return st, nil
+	}
+	st, err := ix.db.SQL().PrepareContext(ctx, ix.db.Rebind(q))
+	if err != nil {
+		return nil, store.Classify(err)
+	}
+	ix.stmts[q] = st
+	return st, nil
+}
 
 // txStmts is one PutMany transaction: its prepared statements, the patients it made or
 // found, and what it adds to the counts of series and studies.
@@ -47,17 +69,10 @@ func (t *txStmts) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
 	if st := t.stmts[q]; st != nil {
 		return st, nil
 	}
-	t.ix.mu.Lock()
-	st := t.ix.stmts[q]
-	if st == nil {
-		var err error
-		if st, err = t.ix.db.SQL().PrepareContext(ctx, t.ix.db.Rebind(q)); err != nil {
-			t.ix.mu.Unlock()
-			return nil, store.Classify(err)
-		}
-		t.ix.stmts[q] = st
+	st, err := t.ix.prepared(ctx, q)
+	if err != nil {
+		return nil, err
 	}
-	t.ix.mu.Unlock()
 	st = t.tx.SQL().StmtContext(ctx, st)
 	t.stmts[q] = st
 	return st, nil
@@ -91,6 +106,10 @@ func (ix *Index) Put(ctx context.Context, r Record, now time.Time) (added bool, 
 // were new. Bulk loads use it: one commit for many instances.
 func (ix *Index) PutMany(ctx context.Context, recs []Record, now time.Time) (added int, err error) {
 	ms := now.UnixMilli()
+	if ix.db.Dialect() == store.SQLite {
+		ix.writeMu.Lock()
+		defer ix.writeMu.Unlock()
+	}
 	err = ix.db.Tx(ctx, func(tx *store.Tx) error {
 		added = 0
 		t := &txStmts{ix: ix, tx: tx, stmts: map[string]*sql.Stmt{}, seen: map[string]bool{},
@@ -265,7 +284,12 @@ func scanInstance(sc interface{ Scan(...any) error }) (Instance, error) {
 
 // Get returns the instance with the SOP Instance UID.
 func (ix *Index) Get(ctx context.Context, sopUID string) (Instance, error) {
-	in, err := scanInstance(ix.db.QueryRow(ctx, `SELECT `+instanceCols+` FROM instances WHERE sop_uid = ?`, sopUID))
+	// Every ingest asks (to skip storing an instance it has): a prepared statement.
+	st, err := ix.prepared(ctx, `SELECT `+instanceCols+` FROM instances WHERE sop_uid = ?`)
+	if err != nil {
+		return Instance{}, fmt.Errorf("reading instance %s: %w", sopUID, err)
+	}
+	in, err := scanInstance(st.QueryRowContext(ctx, sopUID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return in, fmt.Errorf("instance %s: %w", sopUID, ErrNotFound)
 	}
