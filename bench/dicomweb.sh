@@ -10,7 +10,7 @@
 # Needs: Go, dcmtk, Orthanc + orthanc-dicomweb, curl, python3, bc.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PATIENTS=${PATIENTS:-4600} PAR=${PAR:-4} REPS=${REPS:-20} ROUNDS=${ROUNDS:-3}
+PATIENTS=${PATIENTS:-4600} PAR=${PAR:-4} REPS=${REPS:-5} ROUNDS=${ROUNDS:-3}
 export TCP_NODELAY=1 # see archive.sh
 tmp=$(mktemp -d)
 source bench/lib.sh
