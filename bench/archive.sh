@@ -8,7 +8,8 @@
 # over 1 association, then PAR associations at once, ROUNDS rounds, alternating the
 # targets, each run into a fresh store. Then WADO-RS series retrieve of every series
 # from cie and Orthanc (the data of the last round). Prints files/s, MB/s, the load
-# average at each run, and the ratios (min–max over the rounds).
+# average at each run, the CPU time the server used per file (less sensitive to the
+# machine's load than the wall clock), and the ratios (min–max over the rounds).
 # CIE_BASE=/path/to/another/cie adds that binary as one more target ("base"), e.g.
 # main's build, for before/after figures in the same run.
 # Needs: Go, dcmtk, Orthanc + orthanc-dicomweb, curl, python3, bc.
@@ -34,9 +35,11 @@ printf 'input: %d files, %.1f MB (%dx%d CT/MR series), %d CPUs\n' "$files" "$mb"
 cie_hub
 
 declare -A best worst
-record() { # key seconds
+cpu() { awk '{print $14+$15}' "/proc/$1/stat"; } # user+system clock ticks of a process
+record() { # key seconds server-cpu-ticks
   local r; r=$(echo "$files/$2" | bc -l)
-  printf '  %-14s %7.2f s  %7.0f files/s  %6.1f MB/s  (load %s)\n' "$1" "$2" "$r" "$(echo "$mb/$2" | bc -l)" "$(load)"
+  printf '  %-14s %7.2f s  %7.0f files/s  %6.1f MB/s  server CPU %5.2f ms/file  (load %s)\n' "$1" "$2" "$r" \
+    "$(echo "$mb/$2" | bc -l)" "$(echo "$3*1000/$(getconf CLK_TCK)/$files" | bc -l)" "$(load)"
   echo "$1 $2" >> "$tmp/results"
 }
 count_cie() { curl -sf -H "Authorization: Bearer $cie_token" "$cie_url/dicomweb/instances?limit=10000&includefield=00080018" | grep -o '"00080018"' | wc -l; }
@@ -46,29 +49,33 @@ for round in $(seq 1 "$ROUNDS"); do
   for par in 1 "$PAR"; do
     echo "round $round, $par association(s):"
     cie_node "$tmp/cie-$round-$par"
+    c0=$(cpu $cie_pid)
     send CIE "$cie_dimse" "$par" "$tmp/list" || echo "  storescu reported errors (cie)"
-    record "cie-$par" "$took"
+    record "cie-$par" "$took" $(( $(cpu $cie_pid) - c0 ))
     n=$(count_cie); [ "$n" = "$files" ] || echo "  cie indexed $n of $files"
     [ "$round-$par" = "$ROUNDS-$PAR" ] || { stop_pid $cie_pid; rm -rf "$tmp/cie-$round-$par"; }
     if [ -n "${CIE_BASE:-}" ]; then
       keep_pid=$cie_pid keep_url=$cie_url keep_token=$cie_token
       cie_node "$tmp/base-$round-$par" "$CIE_BASE"
+      c0=$(cpu $cie_pid)
       send CIE "$cie_dimse" "$par" "$tmp/list" || echo "  storescu reported errors (base)"
-      record "base-$par" "$took"
+      record "base-$par" "$took" $(( $(cpu $cie_pid) - c0 ))
       n=$(count_cie); [ "$n" = "$files" ] || echo "  base indexed $n of $files"
       stop_pid $cie_pid; rm -rf "$tmp/base-$round-$par"
       cie_pid=$keep_pid cie_url=$keep_url cie_token=$keep_token
     fi
 
     orthanc "$tmp/orthanc-$round-$par"
+    c0=$(cpu $orthanc_pid)
     send ORTHANC "$orthanc_dimse" "$par" "$tmp/list" || echo "  storescu reported errors (Orthanc)"
-    record "orthanc-$par" "$took"
+    record "orthanc-$par" "$took" $(( $(cpu $orthanc_pid) - c0 ))
     n=$(count_orthanc); [ "$n" = "$files" ] || echo "  Orthanc holds $n of $files"
     [ "$round-$par" = "$ROUNDS-$PAR" ] || { stop_pid $orthanc_pid; rm -rf "$tmp/orthanc-$round-$par"; }
 
     storescp_floor "$tmp/floor-$round-$par"
+    c0=$(cpu $floor_pid)
     send FLOOR "$floor_dimse" "$par" "$tmp/list" || echo "  storescu reported errors (storescp)"
-    record "storescp-$par" "$took"
+    record "storescp-$par" "$took" $(( $(cpu $floor_pid) - c0 ))
     n=$(find "$tmp/floor-$round-$par" -type f ! -name '*.log' | wc -l); [ "$n" = "$files" ] || echo "  storescp wrote $n of $files"
     stop_pid $floor_pid; rm -rf "$tmp/floor-$round-$par"
   done

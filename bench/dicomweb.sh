@@ -6,11 +6,12 @@
 #   - QIDO-RS study search, p50/p99 per query class over a fixed mix (PatientID exact,
 #     PatientName wildcard, StudyDate range, ModalitiesInStudy, AccessionNumber,
 #     limit/offset paging), alternating the servers request by request (bench/qido),
-#   - WADO-RS retrieve of every series, ROUNDS times, alternating (bench/wado).
+#   - WADO-RS retrieve of SERIES series (default 2,000), ROUNDS times, alternating
+#     (bench/wado); the archive.sh retrieve is the one of larger (256×256) series.
 # Needs: Go, dcmtk, Orthanc + orthanc-dicomweb, curl, python3, bc.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PATIENTS=${PATIENTS:-4600} PAR=${PAR:-4} REPS=${REPS:-5} ROUNDS=${ROUNDS:-3}
+PATIENTS=${PATIENTS:-4600} PAR=${PAR:-4} REPS=${REPS:-5} ROUNDS=${ROUNDS:-3} SERIES=${SERIES:-2000}
 export TCP_NODELAY=1 # see archive.sh
 tmp=$(mktemp -d)
 source bench/lib.sh
@@ -33,8 +34,8 @@ sleep 2
 echo "QIDO-RS study search, $REPS rounds (load $(load)):"
 "$tmp/bin/qido" -n "$REPS" "orthanc=$orthanc_url/dicom-web" "cie=$cie_url/dicomweb@$cie_token"
 echo "(load $(load))"
-echo "WADO-RS series retrieve, every series, 1 client:"
+echo "WADO-RS series retrieve, the first $SERIES series of the QIDO-RS list, 1 client:"
 for round in $(seq 1 "$ROUNDS"); do
-  echo "  cie     $("$tmp/bin/wado" -url "$cie_url/dicomweb" -token "$cie_token") (load $(load))"
-  echo "  Orthanc $("$tmp/bin/wado" -url "$orthanc_url/dicom-web") (load $(load))"
+  echo "  cie     $("$tmp/bin/wado" -max "$SERIES" -url "$cie_url/dicomweb" -token "$cie_token") (load $(load))"
+  echo "  Orthanc $("$tmp/bin/wado" -max "$SERIES" -url "$orthanc_url/dicom-web") (load $(load))"
 done

@@ -38,6 +38,7 @@ type query struct{ class, params string }
 func main() {
 	n := flag.Int("n", 10, "rounds over the query mix")
 	k := flag.Int("k", 10, "distinct values per query class")
+	verbose := flag.Bool("v", false, "print every query of the first round with its number of results")
 	flag.Parse()
 	var servers []*server
 	for _, a := range flag.Args() {
@@ -81,6 +82,9 @@ func main() {
 				s.all = append(s.all, d)
 				if r == 0 {
 					s.hits[c] += hits
+					if *verbose {
+						fmt.Printf("  %s %s: %d\n", s.name, mixes[i][q].params, hits)
+					}
 				}
 			}
 		}
@@ -149,23 +153,29 @@ func (s *server) mix(k int) ([]query, int, error) {
 	add := func(class, params string) { qs = append(qs, query{class, params + "&limit=100"}) }
 	for i := range k {
 		st := studies[(2*i+1)*len(studies)/(2*k)]
-		add("PatientID exact", "PatientID="+url.QueryEscape(st["00100020"]))
+		add("PatientID exact", "PatientID="+esc(st["00100020"]))
 		name, _, _ := strings.Cut(st["00100010"], "^")
 		if r := []rune(name); len(r) > 5 {
 			name = string(r[:5])
 		}
-		add("PatientName wildcard", "PatientName="+url.QueryEscape(name+"*"))
+		add("PatientName wildcard", "PatientName="+esc(name+"*"))
 		if d, err := time.Parse("20060102", st["00080020"]); err == nil {
 			add("StudyDate range", "StudyDate="+d.AddDate(0, 0, -7).Format("20060102")+"-"+d.Format("20060102"))
 		}
 		mod := []string{"CT", "MR", "PT"}[i%3]
 		add("ModalitiesInStudy", "ModalitiesInStudy="+mod)
 		if a := st["00080050"]; a != "" {
-			add("AccessionNumber", "AccessionNumber="+url.QueryEscape(a))
+			add("AccessionNumber", "AccessionNumber="+esc(a))
 		}
 		add("paging (limit/offset)", fmt.Sprintf("offset=%d", i*len(studies)/k))
 	}
 	return qs, len(studies), nil
+}
+
+// esc escapes a query value, leaving the DICOM wildcard * as it is (Orthanc does not
+// take %2A for one) and writing a space as %20.
+func esc(v string) string {
+	return strings.NewReplacer("%2A", "*", "+", "%20").Replace(url.QueryEscape(v))
 }
 
 func (s *server) get(params string) (*http.Response, error) {
