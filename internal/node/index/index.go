@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cancerimage/cie/internal/store"
@@ -18,10 +19,81 @@ var ErrNotFound = errors.New("not in the index")
 // Index is the archive index over the node's SQL store.
 type Index struct {
 	db *store.DB
+
+	// The statements of put, prepared once (per pooled connection, by database/sql)
+	// rather than parsed and planned again for every instance.
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt
+
+	// writeMu makes the node's own writers of the index take turns on SQLite, which
+	// has one writer at a time: without it, concurrent ingests (one per DIMSE
+	// association) meet a locked database and wait in SQLite's busy handler, which
+	// sleeps 1, 2, 5, 10 … 100 ms between tries, instead of being handed the lock
+	// when it is free.
+	writeMu sync.Mutex
 }
 
 // New returns the index over db, whose schema the node's migrations made.
-func New(db *store.DB) *Index { return &Index{db: db} }
+func New(db *store.DB) *Index { return &Index{db: db, stmts: map[string]*sql.Stmt{}} }
+
+// prepared returns the statement q ('?' placeholders), prepared on first use.
+func (ix *Index) prepared(ctx context.Context, q string) (*sql.Stmt, error) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if st := ix.stmts[q]; st != nil {
+		return st, nil
+	}
+	st, err := ix.db.SQL().PrepareContext(ctx, ix.db.Rebind(q))
+	if err != nil {
+		return nil, store.Classify(err)
+	}
+	ix.stmts[q] = st
+	return st, nil
+}
+
+// txStmts is one PutMany transaction: its prepared statements, the patients it made or
+// found, and what it adds to the counts of series and studies.
+type txStmts struct {
+	ix    *Index
+	tx    *store.Tx
+	stmts map[string]*sql.Stmt
+
+	seen                    map[string]bool
+	seriesN                 map[string]int
+	studies                 map[string]*studyDelta
+	seriesOrder, studyOrder []string
+}
+
+// stmt returns the statement q ('?' placeholders) prepared for the transaction.
+func (t *txStmts) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	if st := t.stmts[q]; st != nil {
+		return st, nil
+	}
+	st, err := t.ix.prepared(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	st = t.tx.SQL().StmtContext(ctx, st)
+	t.stmts[q] = st
+	return st, nil
+}
+
+func (t *txStmts) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	st, err := t.stmt(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	res, err := st.ExecContext(ctx, args...)
+	return res, store.Classify(err)
+}
+
+func (t *txStmts) queryRow(ctx context.Context, q string, args []any, dest ...any) error {
+	st, err := t.stmt(ctx, q)
+	if err != nil {
+		return err
+	}
+	return st.QueryRowContext(ctx, args...).Scan(dest...)
+}
 
 // Put indexes the instance r in one transaction and reports whether it was new; an
 // instance already indexed (same SOP Instance UID) is left as it is and added is false.
@@ -34,10 +106,16 @@ func (ix *Index) Put(ctx context.Context, r Record, now time.Time) (added bool, 
 // were new. Bulk loads use it: one commit for many instances.
 func (ix *Index) PutMany(ctx context.Context, recs []Record, now time.Time) (added int, err error) {
 	ms := now.UnixMilli()
+	if ix.db.Dialect() == store.SQLite {
+		ix.writeMu.Lock()
+		defer ix.writeMu.Unlock()
+	}
 	err = ix.db.Tx(ctx, func(tx *store.Tx) error {
 		added = 0
+		t := &txStmts{ix: ix, tx: tx, stmts: map[string]*sql.Stmt{}, seen: map[string]bool{},
+			seriesN: map[string]int{}, studies: map[string]*studyDelta{}}
 		for i := range recs {
-			ok, err := putTx(ctx, tx, &recs[i], ms)
+			ok, err := t.put(ctx, &recs[i], ms)
 			if err != nil {
 				return fmt.Errorf("instance %s: %w", recs[i].SOPUID, err)
 			}
@@ -45,7 +123,7 @@ func (ix *Index) PutMany(ctx context.Context, recs []Record, now time.Time) (add
 				added++
 			}
 		}
-		return nil
+		return t.counts(ctx, ms)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("indexing: %w", store.Classify(err))
@@ -53,64 +131,109 @@ func (ix *Index) PutMany(ctx context.Context, recs []Record, now time.Time) (add
 	return added, nil
 }
 
-// putTx indexes one instance inside tx and reports whether it was new.
-func putTx(ctx context.Context, tx *store.Tx, r *Record, ms int64) (bool, error) {
+// studyDelta is what a transaction adds to a study's counts.
+type studyDelta struct {
+	instances, series int
+	size              int64
+	modalities        []string
+}
+
+// put indexes one instance inside the transaction and reports whether it was new. The
+// patient, study and series rows are created on first sight; the counts of series and
+// studies are added up and written by counts, once per series and study of the
+// transaction.
+func (t *txStmts) put(ctx context.Context, r *Record, ms int64) (bool, error) {
 	var one int
-	switch err := tx.QueryRow(ctx, `SELECT 1 FROM instances WHERE sop_uid = ?`, r.SOPUID).Scan(&one); {
+	switch err := t.queryRow(ctx, `SELECT 1 FROM instances WHERE sop_uid = ?`, []any{r.SOPUID}, &one); {
 	case err == nil:
 		return false, nil
 	case !errors.Is(err, sql.ErrNoRows):
 		return false, err
 	}
-	// Patient, then study, then series, then the instance, each created on first sight.
-	if _, err := tx.Exec(ctx, `INSERT INTO patients (patient_id, patient_name, birth_date, sex, num_studies, created_ms)
+	// Patient, then study, then series, then the instance, each created on first sight
+	// (rows this transaction made or found are not looked for again).
+	if k := "p/" + r.PatientID; !t.seen[k] {
+		if _, err := t.exec(ctx, `INSERT INTO patients (patient_id, patient_name, birth_date, sex, num_studies, created_ms)
 		VALUES (?, ?, ?, ?, 0, ?) ON CONFLICT (patient_id) DO NOTHING`, r.PatientID, r.PatientName, r.BirthDate, r.Sex, ms); err != nil {
-		return false, fmt.Errorf("patient: %w", err)
+			return false, fmt.Errorf("patient: %w", err)
+		}
+		t.seen[k] = true
 	}
-	res, err := tx.Exec(ctx, `INSERT INTO studies (study_uid, patient_id, patient_name, birth_date, sex, study_date, study_time,
+	sd := t.studies[r.StudyUID]
+	if sd == nil {
+		res, err := t.exec(ctx, `INSERT INTO studies (study_uid, patient_id, patient_name, birth_date, sex, study_date, study_time,
 		accession, study_id, description, referring, modalities, num_series, num_instances, size, created_ms, updated_ms)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', 0, 0, 0, ?, ?) ON CONFLICT (study_uid) DO NOTHING`,
-		r.StudyUID, r.PatientID, r.PatientName, r.BirthDate, r.Sex, r.StudyDate, r.StudyTime, r.Accession, r.StudyID,
-		r.StudyDesc, r.Referring, ms, ms)
-	if err != nil {
-		return false, fmt.Errorf("study: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 1 {
-		if _, err := tx.Exec(ctx, `UPDATE patients SET num_studies = num_studies + 1 WHERE patient_id = ?`, r.PatientID); err != nil {
-			return false, fmt.Errorf("patient count: %w", err)
+			r.StudyUID, r.PatientID, r.PatientName, r.BirthDate, r.Sex, r.StudyDate, r.StudyTime, r.Accession, r.StudyID,
+			r.StudyDesc, r.Referring, ms, ms)
+		if err != nil {
+			return false, fmt.Errorf("study: %w", err)
 		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			if _, err := t.exec(ctx, `UPDATE patients SET num_studies = num_studies + 1 WHERE patient_id = ?`, r.PatientID); err != nil {
+				return false, fmt.Errorf("patient count: %w", err)
+			}
+		}
+		sd = &studyDelta{}
+		t.studies[r.StudyUID] = sd
+		t.studyOrder = append(t.studyOrder, r.StudyUID)
 	}
-	res, err = tx.Exec(ctx, `INSERT INTO series (series_uid, study_uid, modality, series_number, description, body_part,
+	if _, ok := t.seriesN[r.SeriesUID]; !ok {
+		res, err := t.exec(ctx, `INSERT INTO series (series_uid, study_uid, modality, series_number, description, body_part,
 		performed_date, performed_time, num_instances, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?)
 		ON CONFLICT (series_uid) DO NOTHING`,
-		r.SeriesUID, r.StudyUID, r.Modality, r.SeriesNumber, r.SeriesDesc, r.BodyPart, r.PerformedDate, r.PerformedTime, ms)
-	if err != nil {
-		return false, fmt.Errorf("series: %w", err)
+			r.SeriesUID, r.StudyUID, r.Modality, r.SeriesNumber, r.SeriesDesc, r.BodyPart, r.PerformedDate, r.PerformedTime, ms)
+		if err != nil {
+			return false, fmt.Errorf("series: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			sd.series++
+		}
+		t.seriesN[r.SeriesUID] = 0
+		t.seriesOrder = append(t.seriesOrder, r.SeriesUID)
 	}
-	seriesInc := 0
-	if n, _ := res.RowsAffected(); n == 1 {
-		seriesInc = 1
-	}
-	if _, err := tx.Exec(ctx, `INSERT INTO instances (sop_uid, series_uid, study_uid, sop_class_uid, instance_number,
+	if _, err := t.exec(ctx, `INSERT INTO instances (sop_uid, series_uid, study_uid, sop_class_uid, instance_number,
 		transfer_syntax, img_rows, img_columns, frames, bits_allocated, size, sha256, blob_key, source, ingested_ms)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.SOPUID, r.SeriesUID, r.StudyUID, r.SOPClassUID, r.InstanceNumber, r.TransferSyntax, r.Rows, r.Columns,
 		r.Frames, r.BitsAllocated, r.Size, r.SHA256, r.BlobKey, r.Source, ms); err != nil {
 		return false, fmt.Errorf("instance: %w", err)
 	}
-	if _, err := tx.Exec(ctx, `UPDATE series SET num_instances = num_instances + 1 WHERE series_uid = ?`, r.SeriesUID); err != nil {
-		return false, fmt.Errorf("series count: %w", err)
-	}
-	var mods string
-	if err := tx.QueryRow(ctx, `SELECT modalities FROM studies WHERE study_uid = ?`, r.StudyUID).Scan(&mods); err != nil {
-		return false, fmt.Errorf("study modalities: %w", err)
-	}
-	if _, err := tx.Exec(ctx, `UPDATE studies SET num_instances = num_instances + 1, num_series = num_series + ?,
-		size = size + ?, modalities = ?, updated_ms = ? WHERE study_uid = ?`,
-		seriesInc, r.Size, addModality(mods, r.Modality), ms, r.StudyUID); err != nil {
-		return false, fmt.Errorf("study counts: %w", err)
-	}
+	t.seriesN[r.SeriesUID]++
+	sd.instances++
+	sd.size += r.Size
+	sd.modalities = append(sd.modalities, r.Modality)
 	return true, nil
+}
+
+// counts adds the transaction's instances to the counts of their series and studies.
+func (t *txStmts) counts(ctx context.Context, ms int64) error {
+	for _, uid := range t.seriesOrder {
+		if n := t.seriesN[uid]; n > 0 {
+			if _, err := t.exec(ctx, `UPDATE series SET num_instances = num_instances + ? WHERE series_uid = ?`, n, uid); err != nil {
+				return fmt.Errorf("series %s count: %w", uid, err)
+			}
+		}
+	}
+	for _, uid := range t.studyOrder {
+		sd := t.studies[uid]
+		if sd.instances == 0 {
+			continue
+		}
+		var mods string
+		if err := t.queryRow(ctx, `SELECT modalities FROM studies WHERE study_uid = ?`, []any{uid}, &mods); err != nil {
+			return fmt.Errorf("study %s modalities: %w", uid, err)
+		}
+		for _, m := range sd.modalities {
+			mods = addModality(mods, m)
+		}
+		if _, err := t.exec(ctx, `UPDATE studies SET num_instances = num_instances + ?, num_series = num_series + ?,
+		size = size + ?, modalities = ?, updated_ms = ? WHERE study_uid = ?`,
+			sd.instances, sd.series, sd.size, mods, ms, uid); err != nil {
+			return fmt.Errorf("study %s counts: %w", uid, err)
+		}
+	}
+	return nil
 }
 
 // addModality adds m to the sorted, backslash-separated list mods.
@@ -161,7 +284,12 @@ func scanInstance(sc interface{ Scan(...any) error }) (Instance, error) {
 
 // Get returns the instance with the SOP Instance UID.
 func (ix *Index) Get(ctx context.Context, sopUID string) (Instance, error) {
-	in, err := scanInstance(ix.db.QueryRow(ctx, `SELECT `+instanceCols+` FROM instances WHERE sop_uid = ?`, sopUID))
+	// Every ingest asks (to skip storing an instance it has): a prepared statement.
+	st, err := ix.prepared(ctx, `SELECT `+instanceCols+` FROM instances WHERE sop_uid = ?`)
+	if err != nil {
+		return Instance{}, fmt.Errorf("reading instance %s: %w", sopUID, err)
+	}
+	in, err := scanInstance(st.QueryRowContext(ctx, sopUID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return in, fmt.Errorf("instance %s: %w", sopUID, ErrNotFound)
 	}

@@ -94,6 +94,10 @@ func TestPutAndSearch(t *testing.T) {
 			{"patient id wildcard is case-sensitive", Query{Match: map[dicom.Tag]string{tags.PatientID: "cie*"}}, 0},
 			{"patient name is not", Query{Match: map[dicom.Tag]string{tags.PatientName: "pseudo^patient1"}}, 2},
 			{"patient name wildcard", Query{Match: map[dicom.Tag]string{tags.PatientName: "PSEUDO*2"}}, 2},
+			{"patient name prefix", Query{Match: map[dicom.Tag]string{tags.PatientName: "pseudo^pat*"}}, 6},
+			{"patient name prefix and ?", Query{Match: map[dicom.Tag]string{tags.PatientName: "PSEUDO^PATIENT?"}}, 6},
+			{"patient name prefix of one", Query{Match: map[dicom.Tag]string{tags.PatientName: "Pseudo^Patient3*"}}, 2},
+			{"patient name prefix of none", Query{Match: map[dicom.Tag]string{tags.PatientName: "Pseudo^Patient4*"}}, 0},
 			{"literal bracket in a wildcard", Query{Match: map[dicom.Tag]string{tags.StudyDescription: "*[staging]"}}, 6},
 			{"date range", Query{Match: map[dicom.Tag]string{tags.StudyDate: "20200401-20200731"}}, 3},
 			{"open date range", Query{Match: map[dicom.Tag]string{tags.StudyDate: "20200801-"}}, 3},
@@ -158,4 +162,57 @@ func TestFromDataset(t *testing.T) {
 		return
 	}
 	t.Fatal("CT_small.dcm not in the corpus")
+}
+
+// TestPutManyCounts indexes in batches what fill indexes one by one (with a duplicate in
+// a batch and one of an earlier batch) and finds the same counts and modalities.
+func TestPutManyCounts(t *testing.T) {
+	engines(t, func(t *testing.T, ix *Index) {
+		ctx := context.Background()
+		var recs []Record
+		for p := 1; p <= 3; p++ {
+			for s := 1; s <= 2; s++ {
+				for se, mod := range []string{"CT", map[int]string{1: "MR", 2: "PT"}[s]} {
+					for i := 1; i <= 3; i++ {
+						recs = append(recs, Record{PatientID: fmt.Sprintf("CIE%03d", p), StudyUID: fmt.Sprintf("2.25.%d%d", p, s),
+							SeriesUID: fmt.Sprintf("2.25.%d%d%d", p, s, se), Modality: mod, SOPUID: fmt.Sprintf("2.25.%d%d%d%d", p, s, se, i),
+							Size: 1000, BlobKey: "k"})
+					}
+				}
+			}
+		}
+		first := append(append([]Record(nil), recs[:20]...), recs[3]) // a duplicate in the batch
+		if n, err := ix.PutMany(ctx, first, time.Now()); err != nil || n != 20 {
+			t.Fatalf("first batch: %d added, %v", n, err)
+		}
+		if n, err := ix.PutMany(ctx, recs[10:], time.Now()); err != nil || n != len(recs)-20 {
+			t.Fatalf("second batch: %d added, %v", n, err)
+		}
+		c, err := ix.Counts(ctx)
+		if err != nil || c != (Counts{Patients: 3, Studies: 6, Series: 12, Instances: 36, Bytes: 36000}) {
+			t.Fatalf("counts %+v, %v", c, err)
+		}
+		for _, m := range mustSearch(t, ix, Query{Level: SeriesLevel}) {
+			if m.Series.NumInstances != 3 || m.Study.NumInstances != 6 || m.Study.NumSeries != 2 {
+				t.Errorf("series %s: %d instances, study %d instances in %d series", m.Series.UID, m.Series.NumInstances, m.Study.NumInstances, m.Study.NumSeries)
+			}
+		}
+		m := mustSearch(t, ix, Query{Match: map[dicom.Tag]string{tags.StudyInstanceUID: "2.25.22"}})
+		if len(m) != 1 || m[0].Study.Modalities != `CT\PT` {
+			t.Fatalf("study 2.25.22: %+v", m)
+		}
+		var studies int
+		if err := ix.db.QueryRow(ctx, `SELECT SUM(num_studies) FROM patients`).Scan(&studies); err != nil || studies != 6 {
+			t.Fatalf("patients' studies: %d, %v", studies, err)
+		}
+	})
+}
+
+func mustSearch(t *testing.T, ix *Index, q Query) []Match {
+	t.Helper()
+	m, err := ix.Search(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

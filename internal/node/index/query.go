@@ -121,8 +121,8 @@ type Match struct {
 	Instance *Instance
 }
 
-// Search runs the query.
-func (ix *Index) Search(ctx context.Context, q Query) ([]Match, error) {
+// build returns the SQL of the query and its arguments; it clamps q's limit.
+func (ix *Index) build(q *Query) (string, []any, error) {
 	if q.Limit <= 0 {
 		q.Limit = DefaultLimit
 	}
@@ -130,7 +130,7 @@ func (ix *Index) Search(ctx context.Context, q Query) ([]Match, error) {
 		q.Limit = MaxLimit
 	}
 	if q.Offset < 0 {
-		return nil, fmt.Errorf("index: %w: negative offset", ErrBadQuery)
+		return "", nil, fmt.Errorf("index: %w: negative offset", ErrBadQuery)
 	}
 	cols := `s.study_uid, s.patient_id, s.patient_name, s.birth_date, s.sex, s.study_date, s.study_time, s.accession,
 		s.study_id, s.description, s.referring, s.modalities, s.num_series, s.num_instances`
@@ -159,11 +159,11 @@ func (ix *Index) Search(ctx context.Context, q Query) ([]Match, error) {
 	for tag, val := range q.Match {
 		a, ok := attributes[tag]
 		if !ok || a.level > q.Level {
-			return nil, fmt.Errorf("index: %w: cannot match on %s at %s level", ErrBadQuery, tag, q.Level)
+			return "", nil, fmt.Errorf("index: %w: cannot match on %s at %s level", ErrBadQuery, tag, q.Level)
 		}
 		cond, cargs, err := ix.condition(a, val)
 		if err != nil {
-			return nil, fmt.Errorf("index: %w: %s=%q: %v", ErrBadQuery, tag, val, err)
+			return "", nil, fmt.Errorf("index: %w: %s=%q: %v", ErrBadQuery, tag, val, err)
 		}
 		if cond != "" {
 			where, args = append(where, cond), append(args, cargs...)
@@ -175,6 +175,50 @@ func (ix *Index) Search(ctx context.Context, q Query) ([]Match, error) {
 	}
 	query += order + ` LIMIT ? OFFSET ?`
 	args = append(args, q.Limit, q.Offset)
+	return query, args, nil
+}
+
+// Plan returns the query plan the SQL store makes for the query (SQLite's EXPLAIN QUERY
+// PLAN, PostgreSQL's EXPLAIN), one line per step, to check that searches use indexes.
+func (ix *Index) Plan(ctx context.Context, q Query) ([]string, error) {
+	query, args, err := ix.build(&q)
+	if err != nil {
+		return nil, err
+	}
+	explain := "EXPLAIN "
+	if ix.db.Dialect() == store.SQLite {
+		explain = "EXPLAIN QUERY PLAN "
+	}
+	rows, err := ix.db.Query(ctx, explain+query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("explaining %s level search: %w", q.Level, err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		out = append(out, fmt.Sprint(vals[len(vals)-1])) // SQLite: id, parent, notused, detail
+	}
+	return out, rows.Err()
+}
+
+// Search runs the query.
+func (ix *Index) Search(ctx context.Context, q Query) ([]Match, error) {
+	query, args, err := ix.build(&q)
+	if err != nil {
+		return nil, err
+	}
 	rows, err := ix.db.Query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("searching %s level: %w", q.Level, err)
@@ -259,7 +303,14 @@ func (ix *Index) condition(a attr, v string) (string, []any, error) {
 		return rangeCondition(a, v)
 	case kPN:
 		if hasWildcard(v) {
-			return "lower(" + a.col + ") LIKE lower(?) ESCAPE '\\'", []any{likePattern(v)}, nil
+			cond, args := "lower("+a.col+") LIKE lower(?) ESCAPE '\\'", []any{likePattern(v)}
+			if p := literalPrefix(v); p != "" && ix.db.Dialect() == store.SQLite {
+				// The same condition as a range of lower(col) too, so the index on it serves
+				// the search: SQLite's lower() folds ASCII only, and compares bytes.
+				p = asciiLower(p)
+				cond, args = "("+cond+" AND lower("+a.col+") >= ? AND lower("+a.col+") < ?)", append(args, p, p+"\xff")
+			}
+			return cond, args, nil
 		}
 		return "lower(" + a.col + ") = lower(?)", []any{v}, nil
 	}
@@ -333,6 +384,25 @@ func toAny(s []string) []any {
 }
 
 func hasWildcard(v string) bool { return strings.ContainsAny(v, "*?") }
+
+// literalPrefix is the part of a DICOM wildcard value before its first wildcard.
+func literalPrefix(v string) string {
+	if i := strings.IndexAny(v, "*?"); i >= 0 {
+		return v[:i]
+	}
+	return v
+}
+
+// asciiLower lower-cases ASCII letters only, as SQLite's lower() does.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
 
 // likePattern turns a DICOM wildcard value into a LIKE pattern with '\' as escape.
 func likePattern(v string) string {

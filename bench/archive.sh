@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# C-STORE ingest benchmark: the same folder of generated CT/MR series (bench/synthdir,
+# N instances of ROWS×ROWS, 16-bit) sent with dcmtk storescu into
+#   - a cie node (hub + node as in the integration tests; every instance is
+#     de-identified, stored durably and indexed in SQLite before it is acknowledged),
+#   - Orthanc (its own DICOM port, default SQLite index and file storage),
+#   - dcmtk storescp writing plain files (the floor: no index, no fsync),
+# over 1 association, then PAR associations at once, ROUNDS rounds, alternating the
+# targets, each run into a fresh store. Then WADO-RS series retrieve of every series
+# from cie and Orthanc (the data of the last round). Prints files/s, MB/s, the load
+# average at each run, the CPU time the server used per file (less sensitive to the
+# machine's load than the wall clock), and the ratios (min–max over the rounds).
+# CIE_BASE=/path/to/another/cie adds that binary as one more target ("base"), e.g.
+# main's build, for before/after figures in the same run.
+# Needs: Go, dcmtk, Orthanc + orthanc-dicomweb, curl, python3, bc.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${N:-2000} ROWS=${ROWS:-256} ROUNDS=${ROUNDS:-3} PAR=${PAR:-4}
+# dcmtk (storescu, storescp, and Orthanc's DICOM side) keeps Nagle's algorithm on unless
+# told: with it every C-STORE response waits for a delayed ACK (~40 ms per instance).
+export TCP_NODELAY=1
+tmp=$(mktemp -d)
+source bench/lib.sh
+trap 'stop_all; rm -rf "$tmp"' EXIT
+command -v Orthanc >/dev/null || { echo "Orthanc missing: apt-get install orthanc orthanc-dicomweb" >&2; exit 2; }
+command -v storescu >/dev/null || { echo "storescu missing: apt-get install dcmtk" >&2; exit 2; }
+
+build_tools synthdir wado
+"$tmp/bin/synthdir" -out "$tmp/in" -patients $((N / 40 + 10)) -rows "$ROWS" -limit "$N"
+find "$tmp/in" -name '*.dcm' | sort > "$tmp/list"
+files=$(wc -l < "$tmp/list")
+bytes=$(xargs -a "$tmp/list" -s 1900000 cat | wc -c)
+mb=$(echo "$bytes/1000000" | bc -l)
+printf 'input: %d files, %.1f MB (%dx%d CT/MR series), %d CPUs\n' "$files" "$mb" "$ROWS" "$ROWS" "$(nproc)"
+cie_hub
+
+declare -A best worst
+cpu() { awk '{print $14+$15}' "/proc/$1/stat"; } # user+system clock ticks of a process
+record() { # key seconds server-cpu-ticks
+  local r; r=$(echo "$files/$2" | bc -l)
+  printf '  %-14s %7.2f s  %7.0f files/s  %6.1f MB/s  server CPU %5.2f ms/file  (load %s)\n' "$1" "$2" "$r" \
+    "$(echo "$mb/$2" | bc -l)" "$(echo "$3*1000/$(getconf CLK_TCK)/$files" | bc -l)" "$(load)"
+  echo "$1 $2" >> "$tmp/results"
+}
+count_cie() { curl -sf -H "Authorization: Bearer $cie_token" "$cie_url/dicomweb/instances?limit=10000&includefield=00080018" | grep -o '"00080018"' | wc -l; }
+count_orthanc() { curl -sf "$orthanc_url/statistics" | python3 -c 'import json,sys; print(json.load(sys.stdin)["CountInstances"])'; }
+
+for round in $(seq 1 "$ROUNDS"); do
+  for par in 1 "$PAR"; do
+    echo "round $round, $par association(s):"
+    cie_node "$tmp/cie-$round-$par"
+    c0=$(cpu $cie_pid)
+    send CIE "$cie_dimse" "$par" "$tmp/list" || echo "  storescu reported errors (cie)"
+    record "cie-$par" "$took" $(( $(cpu $cie_pid) - c0 ))
+    n=$(count_cie); [ "$n" = "$files" ] || echo "  cie indexed $n of $files"
+    [ "$round-$par" = "$ROUNDS-$PAR" ] || { stop_pid $cie_pid; rm -rf "$tmp/cie-$round-$par"; }
+    if [ -n "${CIE_BASE:-}" ]; then
+      keep_pid=$cie_pid keep_url=$cie_url keep_token=$cie_token
+      cie_node "$tmp/base-$round-$par" "$CIE_BASE"
+      c0=$(cpu $cie_pid)
+      send CIE "$cie_dimse" "$par" "$tmp/list" || echo "  storescu reported errors (base)"
+      record "base-$par" "$took" $(( $(cpu $cie_pid) - c0 ))
+      n=$(count_cie); [ "$n" = "$files" ] || echo "  base indexed $n of $files"
+      stop_pid $cie_pid; rm -rf "$tmp/base-$round-$par"
+      cie_pid=$keep_pid cie_url=$keep_url cie_token=$keep_token
+    fi
+
+    orthanc "$tmp/orthanc-$round-$par"
+    c0=$(cpu $orthanc_pid)
+    send ORTHANC "$orthanc_dimse" "$par" "$tmp/list" || echo "  storescu reported errors (Orthanc)"
+    record "orthanc-$par" "$took" $(( $(cpu $orthanc_pid) - c0 ))
+    n=$(count_orthanc); [ "$n" = "$files" ] || echo "  Orthanc holds $n of $files"
+    [ "$round-$par" = "$ROUNDS-$PAR" ] || { stop_pid $orthanc_pid; rm -rf "$tmp/orthanc-$round-$par"; }
+
+    storescp_floor "$tmp/floor-$round-$par"
+    c0=$(cpu $floor_pid)
+    send FLOOR "$floor_dimse" "$par" "$tmp/list" || echo "  storescu reported errors (storescp)"
+    record "storescp-$par" "$took" $(( $(cpu $floor_pid) - c0 ))
+    n=$(find "$tmp/floor-$round-$par" -type f ! -name '*.log' | wc -l); [ "$n" = "$files" ] || echo "  storescp wrote $n of $files"
+    stop_pid $floor_pid; rm -rf "$tmp/floor-$round-$par"
+  done
+done
+
+ratio() { # a b: min and max over rounds of files/s(a) / files/s(b) = secs(b)/secs(a), round by round
+  paste <(awk -v k="$1" '$1==k {print $2}' "$tmp/results") <(awk -v k="$2" '$1==k {print $2}' "$tmp/results") |
+    awk '{r=$2/$1; if (NR==1 || r<lo) lo=r; if (NR==1 || r>hi) hi=r} END {printf "%.2f–%.2fx", lo, hi}'
+}
+echo "ratios (files/s, per round, min–max):"
+for par in 1 "$PAR"; do
+  printf '  %d assoc: cie / Orthanc %s (target >= 2x), cie / storescp %s (target >= 0.7x)\n' "$par" \
+    "$(ratio cie-$par orthanc-$par)" "$(ratio cie-$par storescp-$par)"
+  [ -z "${CIE_BASE:-}" ] || printf '  %d assoc: cie / base %s\n' "$par" "$(ratio cie-$par base-$par)"
+done
+
+# WADO-RS: every series, one request each, multipart/related application/dicom,
+# from the stores of the last round; alternating, ROUNDS times.
+echo "WADO-RS series retrieve (all $(find "$tmp/in" -mindepth 3 -maxdepth 3 -type d | wc -l) series, 1 client):"
+for round in $(seq 1 "$ROUNDS"); do
+  echo "  cie     $("$tmp/bin/wado" -url "$cie_url/dicomweb" -token "$cie_token") (load $(load))"
+  echo "  Orthanc $("$tmp/bin/wado" -url "$orthanc_url/dicom-web") (load $(load))"
+done
