@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -293,7 +294,9 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (Info, error) 
 	}
 
 	h := sha256.New()
-	n, err := io.Copy(w, io.TeeReader(ctxReader{ctx: ctx, r: r}, h))
+	buf := copyBufs.Get().(*[]byte)
+	n, err := io.CopyBuffer(w, io.TeeReader(ctxReader{ctx: ctx, r: r}, h), *buf)
+	copyBufs.Put(buf)
 	if err != nil {
 		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
 			// The backend noticed the cancellation first; say so.
@@ -343,6 +346,10 @@ func (s *Store) newWriter(ctx context.Context, key string, f **os.File) (*gcblob
 		return w, err
 	}
 }
+
+// copyBufs recycle Put's copy buffers: io.Copy into a gocloud writer would make the
+// writer allocate (and zero) a 1 MiB buffer for every object.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
 
 // ctxReader fails reads once ctx is done, so a cancelled Put stops
 // streaming promptly even on backends that only look at the context at the

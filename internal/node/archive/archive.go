@@ -172,9 +172,6 @@ func (a *Archive) store(ctx context.Context, f *dicom.File, res deid.Result, src
 	} else if !errors.Is(err, index.ErrNotFound) {
 		return out, err
 	}
-	if _, err := metadata(f.Dataset); err != nil {
-		return a.quarantineFile(ctx, f, src, "cannot-describe", err.Error())
-	}
 	key := InstanceKey(rec.StudyUID, rec.SeriesUID, rec.SOPUID)
 	info, err := a.putFile(ctx, key, f)
 	if err != nil {
