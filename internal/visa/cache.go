@@ -65,10 +65,10 @@ type NodeCacheOptions struct {
 
 // cacheFile is CacheFile.
 type cacheFile struct {
-	Issuer     string                `json:"issuer"`
-	Generation uint64                `json:"generation"`
-	JWKS       json.RawMessage       `json:"jwks"`
-	RevVersion uint64                `json:"revocation_version"`
+	Issuer     string               `json:"issuer"`
+	Generation uint64               `json:"generation"`
+	JWKS       json.RawMessage      `json:"jwks"`
+	RevVersion uint64               `json:"revocation_version"`
 	Revoked    []fed.VisaRevocation `json:"revoked"`
 	// Updated is when the node last heard from the hub (the node's clock).
 	Updated time.Time `json:"updated"`

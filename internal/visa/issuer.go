@@ -119,7 +119,7 @@ type ringFile struct {
 
 // revocationFile is RevocationsFile.
 type revocationFile struct {
-	Version uint64                `json:"version"`
+	Version uint64               `json:"version"`
 	Entries []fed.VisaRevocation `json:"entries"`
 }
 
