@@ -540,7 +540,9 @@ func (is *Issuer) Run(ctx context.Context, interval time.Duration, onChange func
 }
 
 // Revoke records that the visa jti (valid until expires) is revoked, for
-// reason. Revoking a revoked visa changes nothing; a revocation is final.
+// reason. Revoking a revoked visa changes nothing; a revocation is final. A
+// zero expires stands for now + MaxLifetime, after which no visa issued until
+// now can be valid.
 func (is *Issuer) Revoke(jti string, expires time.Time, reason string) error {
 	if err := checkText("jti", jti, true); err != nil {
 		return err
@@ -553,7 +555,11 @@ func (is *Issuer) Revoke(jti string, expires time.Time, reason string) error {
 	if _, ok := is.revs[jti]; ok {
 		return nil
 	}
-	is.revs[jti] = fed.VisaRevocation{JTI: jti, RevokedAt: is.now(), Reason: reason, Expires: expires.UTC()}
+	now := is.now()
+	if expires.IsZero() {
+		expires = now.Add(is.opts.MaxLifetime)
+	}
+	is.revs[jti] = fed.VisaRevocation{JTI: jti, RevokedAt: now, Reason: reason, Expires: expires.UTC()}
 	is.rver++
 	if err := is.saveRevocations(); err != nil {
 		delete(is.revs, jti)

@@ -142,6 +142,24 @@ func TestRevoked(t *testing.T) {
 	if _, ok := w.cache.revocation(iss.JTI); ok {
 		t.Fatal("node kept an expired revocation")
 	}
+	// Without a known expiry, the entry stays as long as any visa could live.
+	if err := w.is.Revoke("unknown-jti", time.Time{}, "no expiry known"); err != nil {
+		t.Fatal(err)
+	}
+	w.hubClock.Add(DefaultMaxLifetime - time.Hour)
+	if _, err := w.is.Maintain(); err != nil {
+		t.Fatal(err)
+	}
+	if l := w.is.Revocations(); len(l.Entries) != 1 || l.Entries[0].JTI != "unknown-jti" {
+		t.Fatalf("revocations after a long time: %+v", l)
+	}
+	w.hubClock.Add(2 * time.Hour)
+	if _, err := w.is.Maintain(); err != nil {
+		t.Fatal(err)
+	}
+	if l := w.is.Revocations(); len(l.Entries) != 0 {
+		t.Fatalf("revocation kept beyond MaxLifetime: %+v", l)
+	}
 }
 
 func TestForged(t *testing.T) {
