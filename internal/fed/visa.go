@@ -33,6 +33,8 @@ const AllVisaKeys = NodePrefix + "*.visa.keys"
 // VisaKeysRequest asks the hub for its current VisaKeys.
 type VisaKeysRequest struct {
 	Header
+	// Node is the node asking; the hub refuses a request naming another node
+	// than the subject it came on.
 	Node string `json:"node"`
 	// Generation and RevocationVersion are what the node holds (zero if nothing);
 	// informative only, the hub always answers with its whole state.
@@ -59,14 +61,18 @@ type VisaKeys struct {
 	// Revocations is the hub's list of revoked, not yet expired visas.
 	Revocations VisaRevocations `json:"revocations"`
 	// Time is the hub's clock when it wrote the message.
-	Time  time.Time `json:"time"`
-	Error string    `json:"error,omitempty"`
+	Time time.Time `json:"time"`
+	// Error, in a reply, says why the hub refused the request; the other
+	// fields are then empty.
+	Error string `json:"error,omitempty"`
 }
 
 // VisaRevocations is a revocation list. Version grows by one with every
 // revocation the hub records.
 type VisaRevocations struct {
-	Version uint64           `json:"version"`
+	// Version is the number of revocations the hub has recorded.
+	Version uint64 `json:"version"`
+	// Entries are the revocations of visas not yet expired, sorted by JTI.
 	Entries []VisaRevocation `json:"entries"`
 }
 
