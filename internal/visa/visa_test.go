@@ -412,10 +412,8 @@ func TestUnknownKidRefreshesOnce(t *testing.T) {
 	const n = 50
 	done := make(chan Decision, n)
 	for i := range n {
-		go func() {
-			tok := sign(t, attacker, "kid-"+string(rune('a'+i%26)), w.claims(t, time.Hour))
-			done <- w.allow(tok, datasetA, ActionView)
-		}()
+		tok := sign(t, attacker, "kid-"+string(rune('a'+i%26)), w.claims(t, time.Hour))
+		go func() { done <- w.allow(tok, datasetA, ActionView) }()
 	}
 	time.Sleep(50 * time.Millisecond) // let them queue behind the first request
 	close(w.hub.gate)
