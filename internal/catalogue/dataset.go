@@ -281,7 +281,7 @@ func (e *ValidationError) Is(target error) bool { return target == ErrInvalid }
 // Validate checks the dataset against EUCAIM DCAT-AP v2 as this package
 // models it, codes against the vocabulary, and the life-cycle invariants.
 // It returns nil or a *ValidationError naming every bad field.
-func (d *Dataset) Validate() error {
+func (d Dataset) Validate() error {
 	v := &ValidationError{ID: d.ID}
 	bad := func(field, format string, args ...any) {
 		v.Fields = append(v.Fields, FieldError{field, fmt.Sprintf(format, args...)})

@@ -279,12 +279,11 @@ func (ix *Index) Search(q Query) Result {
 			if !others {
 				continue
 			}
-			seen := map[string]bool{}
-			for _, v := range f.values(&h.doc.d) {
-				if seen[v.Value] {
-					continue
+			vs := f.values(&h.doc.d)
+			for k, v := range vs {
+				if slices.ContainsFunc(vs[:k], func(w FacetValue) bool { return w.Value == v.Value }) {
+					continue // counted once per dataset
 				}
-				seen[v.Value] = true
 				fv := counts[f][v.Value]
 				if fv == nil {
 					fv = &FacetValue{Value: v.Value}
