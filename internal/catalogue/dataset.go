@@ -242,6 +242,7 @@ type FieldError struct {
 	Problem string
 }
 
+// Error says "field: problem".
 func (e FieldError) Error() string { return e.Field + ": " + e.Problem }
 
 // ValidationError lists every problem Validate found.
@@ -250,6 +251,7 @@ type ValidationError struct {
 	Fields []FieldError
 }
 
+// Error names the dataset and every problem.
 func (e *ValidationError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "catalogue: dataset %q is invalid: ", e.ID)

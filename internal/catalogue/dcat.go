@@ -301,6 +301,7 @@ func (f Format) MediaType() string {
 	return ""
 }
 
+// String is the media type, for messages.
 func (f Format) String() string {
 	if m := f.MediaType(); m != "" {
 		return m
