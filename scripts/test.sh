@@ -26,7 +26,7 @@ command -v gcc >/dev/null || need+=(gcc)
 command -v dciodvfy >/dev/null || need+=(dicom3tools)
 command -v storescu >/dev/null || need+=(dcmtk)
 command -v Orthanc >/dev/null || need+=(orthanc)
-python3 -c "import rdflib" 2>/dev/null || need+=(python3-rdflib)
+/usr/bin/python3 -c "import rdflib" 2>/dev/null || need+=(python3-rdflib)
 [ -e /usr/share/orthanc/plugins/libOrthancDicomWeb.so ] || need+=(orthanc-dicomweb)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
