@@ -96,6 +96,12 @@ func New(o Options) *Archive {
 // Index returns the archive's index.
 func (a *Archive) Index() *index.Index { return a.ix }
 
+// DB returns the archive's SQL store.
+func (a *Archive) DB() *store.DB { return a.db }
+
+// Audit returns the log the archive writes its events to.
+func (a *Archive) Audit() *audit.Log { return a.audit }
+
 // Blobs returns the archive's blob store.
 func (a *Archive) Blobs() *blob.Store { return a.blobs }
 
