@@ -26,6 +26,7 @@ func (h *Hub) subscribe(ctx context.Context, nc *nats.Conn) error {
 		{fed.AllHello, h.onHello},
 		{fed.AllHeartbeat, h.onHeartbeat},
 		{fed.AllCheckpoint, h.onCheckpoint},
+		{fed.AllDatasetSync, h.onDatasetSync},
 	}
 	for _, s := range subs {
 		fn := s.fn

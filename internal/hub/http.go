@@ -44,6 +44,8 @@ func (h *Hub) Handler() http.Handler {
 	// Each node's DICOMweb, relayed over the bus, and the viewer for it.
 	mux.HandleFunc("GET "+relayPrefix+"{node}/dicomweb/{path...}", h.relay)
 	mux.Handle("/viewer/", h.viewer)
+	mux.Handle("/fdp", h.fdp)
+	mux.Handle("/fdp/", h.fdp)
 
 	// API.
 	for _, rt := range h.apiRoutes() {
@@ -66,6 +68,8 @@ func (h *Hub) apiRoutes() []httpx.Route {
 		{Pattern: "GET /api/v1/nodes/{name}", Handler: api(h.apiNode)},
 		{Pattern: "GET /api/v1/nodes/{name}/witnessed", Handler: api(h.apiWitnessed)},
 		{Pattern: "GET /api/v1/audit/checkpoint", Handler: api(h.apiCheckpoint)},
+		{Pattern: "GET /api/v1/catalogue", Handler: h.apiCatalogue},
+		{Pattern: "GET /api/v1/catalogue/{id}", Handler: h.apiCatalogue},
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/cancerimage/cie/internal/hub/migrations"
 	"github.com/cancerimage/cie/internal/settings"
 	"github.com/cancerimage/cie/internal/store"
+	"github.com/cancerimage/cie/internal/catalogue"
 	"github.com/cancerimage/cie/internal/version"
 	"github.com/cancerimage/cie/internal/viewer"
 	"github.com/cancerimage/cie/internal/web"
@@ -43,6 +44,7 @@ type Hub struct {
 	metrics   *httpx.Metrics
 	ready     *httpx.Ready
 	viewer    *viewer.Handler
+	fdp       *catalogue.FDP
 
 	mu      sync.Mutex
 	bus     *bus.Server
@@ -122,6 +124,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Hub, error) {
 	}
 	if h.viewer, err = viewer.New(viewer.Options{Prefix: "/viewer/"}); err != nil {
 		return fail(fmt.Errorf("viewer: %w", err))
+	}
+	if h.fdp, err = catalogue.NewFDP(h.catalogueInfo(), catalogueSource{h}, log.With("part", "fdp")); err != nil {
+		return fail(err)
 	}
 	h.reg = newRegistry(h)
 	h.gate = &webauth.Gate{Users: h.users, Sessions: h.sessions, Site: h.site, Audit: h.audit, Log: log, Realm: "cie hub", Home: "/nodes"}

@@ -58,15 +58,18 @@ func TestOpenAPIDescribesTheAPI(t *testing.T) {
 	srv := httptest.NewServer(h.Handler())
 	defer srv.Close()
 	for _, op := range served {
-		path := strings.ReplaceAll(strings.TrimPrefix(op, "GET "), "{name}", "x")
+		path := strings.ReplaceAll(strings.ReplaceAll(strings.TrimPrefix(op, "GET "), "{name}", "x"), "{id}", "x")
 		resp, err := http.Get(srv.URL + path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
 		want := http.StatusUnauthorized
-		if path == "/api/v1/openapi.json" {
+		switch path {
+		case "/api/v1/openapi.json", "/api/v1/catalogue": // public
 			want = http.StatusOK
+		case "/api/v1/catalogue/x": // public, and there is no such dataset
+			want = http.StatusNotFound
 		}
 		if resp.StatusCode != want {
 			t.Errorf("anonymous %s: %d, want %d", path, resp.StatusCode, want)
