@@ -59,13 +59,13 @@ type Users interface {
 // Client is a relying party registered at the provider: a confidential web
 // application that authenticates with its secret (HTTP Basic or form post).
 type Client struct {
-	ID     string
-	Secret string
+	ID     string `json:"id"`
+	Secret string `json:"secret"`
 	// RedirectURIs are the exact callback URLs the client may use.
-	RedirectURIs []string
+	RedirectURIs []string `json:"redirect_uris"`
 	// PostLogoutRedirectURIs are the exact URLs end_session may send the
 	// browser to afterwards.
-	PostLogoutRedirectURIs []string
+	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris"`
 }
 
 // Options configure a Provider.
@@ -89,6 +89,8 @@ type Options struct {
 	// Secure marks the login page's cookie Secure; set it when the issuer
 	// is served over HTTPS (it is, whenever Issuer starts with https://).
 	Secure bool
+	// IDTokenLifetime is how long ID tokens are valid (IDTokenTTL when 0).
+	IDTokenLifetime time.Duration
 	// Log receives the provider's messages.
 	Log *slog.Logger
 }
@@ -126,6 +128,9 @@ func New(ctx context.Context, o Options) (*Provider, error) {
 	}
 	if o.RoleClaim == "" {
 		o.RoleClaim = DefaultRoleClaim
+	}
+	if o.IDTokenLifetime <= 0 {
+		o.IDTokenLifetime = IDTokenTTL
 	}
 	if o.Title == "" {
 		o.Title = "cie"

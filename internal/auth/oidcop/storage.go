@@ -111,7 +111,7 @@ func newStorage(o Options, k keys, prefix string) *storage {
 		access: map[string]*accessToken{}, refresh: map[string]*refreshToken{},
 	}
 	for _, c := range o.Clients {
-		s.clients[c.ID] = &client{Client: c, secret: secretHash(c.Secret), loginPath: prefix + "/login", roleClaim: o.RoleClaim}
+		s.clients[c.ID] = &client{Client: c, secret: secretHash(c.Secret), loginPath: prefix + "/login", roleClaim: o.RoleClaim, idTTL: o.IDTokenLifetime}
 	}
 	return s
 }
@@ -510,6 +510,7 @@ type client struct {
 	secret    [32]byte
 	loginPath string
 	roleClaim string
+	idTTL     time.Duration
 }
 
 func (c *client) GetID() string                       { return c.ID }
@@ -522,7 +523,7 @@ func (c *client) ResponseTypes() []oidc.ResponseType {
 }
 func (c *client) LoginURL(id string) string            { return c.loginPath + "?id=" + id }
 func (c *client) AccessTokenType() op.AccessTokenType  { return op.AccessTokenTypeBearer }
-func (c *client) IDTokenLifetime() time.Duration       { return IDTokenTTL }
+func (c *client) IDTokenLifetime() time.Duration       { return c.idTTL }
 func (c *client) DevMode() bool                        { return false }
 func (c *client) IDTokenUserinfoClaimsAssertion() bool { return true }
 func (c *client) ClockSkew() time.Duration             { return 0 }
