@@ -1,0 +1,371 @@
+package hub
+
+import (
+	"bufio"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"html"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/cancerimage/cie/internal/auth"
+	"github.com/cancerimage/cie/internal/auth/oidcop"
+	"github.com/cancerimage/cie/internal/auth/oidcrp"
+)
+
+// oidcHub starts a hub over a real HTTP listener whose public URL is known
+// before the hub is made (the embedded issuer and the redirect URL need it).
+func oidcHub(t *testing.T, set func(c *Config)) (*Hub, string) {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(nil)
+	base := "http://" + srv.Listener.Addr().String()
+	cfg := DefaultConfig()
+	cfg.Name = "test-hub"
+	cfg.DataDir = t.TempDir()
+	cfg.HTTP.Listen = srv.Listener.Addr().String()
+	cfg.HTTP.PublicURL = base
+	cfg.Bus.Listen = "127.0.0.1:0"
+	set(&cfg)
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	h, err := New(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Config.Handler = h.Handler()
+	srv.Start()
+	t.Cleanup(func() { srv.Close(); h.closeStores(context.Background()) })
+	return h, base
+}
+
+// browser is an HTTP client with a cookie jar that follows redirects, like
+// a browser; stopAt, when set, stops before following a redirect to a URL
+// whose path it names (to look at or tamper with the callback).
+type browser struct {
+	t      *testing.T
+	c      *http.Client
+	jar    *cookiejar.Jar
+	stopAt string
+}
+
+func newBrowser(t *testing.T) *browser {
+	jar, _ := cookiejar.New(nil)
+	b := &browser{t: t, jar: jar}
+	b.c = &http.Client{Jar: jar, Timeout: 30 * time.Second, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		if b.stopAt != "" && req.URL.Path == b.stopAt {
+			return http.ErrUseLastResponse
+		}
+		if len(via) > 10 {
+			return http.ErrUseLastResponse
+		}
+		return nil
+	}}
+	return b
+}
+
+type page struct {
+	status int
+	url    *url.URL
+	body   string
+	header http.Header
+}
+
+func (b *browser) do(req *http.Request) page {
+	b.t.Helper()
+	resp, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return page{status: resp.StatusCode, url: resp.Request.URL, body: string(body), header: resp.Header}
+}
+
+func (b *browser) get(u string) page {
+	b.t.Helper()
+	req, _ := http.NewRequest("GET", u, nil)
+	return b.do(req)
+}
+
+func (b *browser) post(u string, form url.Values) page {
+	b.t.Helper()
+	req, _ := http.NewRequest("POST", u, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return b.do(req)
+}
+
+var (
+	formRe   = regexp.MustCompile(`(?s)<form method="post" action="([^"]*)"[^>]*>(.*?)</form>`)
+	hiddenRe = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)">`)
+)
+
+// submit fills the first form of p whose action contains action with the
+// hidden fields and extra, resolves the action against p's URL and posts it.
+func (b *browser) submit(p page, action string, extra url.Values) page {
+	b.t.Helper()
+	for _, m := range formRe.FindAllStringSubmatch(p.body, -1) {
+		act := html.UnescapeString(m[1])
+		if !strings.Contains(act, action) {
+			continue
+		}
+		form := url.Values{}
+		for _, h := range hiddenRe.FindAllStringSubmatch(m[2], -1) {
+			form.Set(h[1], html.UnescapeString(h[2]))
+		}
+		for k, v := range extra {
+			form[k] = v
+		}
+		target, err := p.url.Parse(act)
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		return b.post(target.String(), form)
+	}
+	b.t.Fatalf("no form with action %q on %s (%d):\n%s", action, p.url, p.status, p.body)
+	return page{}
+}
+
+// loginAt goes through the hub's login page to the provider's form and
+// fills it; it returns the page the redirects end at.
+func (b *browser) loginAt(hubURL, next, user, password string) page {
+	b.t.Helper()
+	p := b.get(hubURL + "/login?next=" + url.QueryEscape(next))
+	if !strings.Contains(p.body, `name="password"`) {
+		b.t.Fatalf("login did not reach a password form: %s %d\n%s", p.url, p.status, p.body)
+	}
+	return b.submit(p, "/login", url.Values{"username": {user}, "password": {password}, "action": {"login"}})
+}
+
+// me returns who the hub's API says the browser is (status, user, role).
+func (b *browser) me(hubURL string) (int, map[string]string) {
+	b.t.Helper()
+	p := b.get(hubURL + "/api/v1/me")
+	var m map[string]string
+	_ = json.Unmarshal([]byte(p.body), &m)
+	return p.status, m
+}
+
+func (b *browser) cookie(u, name string) string {
+	pu, _ := url.Parse(u)
+	for _, c := range b.jar.Cookies(pu) {
+		if c.Name == name {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+// jwtClaims decodes the payload of a JWT (already verified by the hub; the
+// test only reads it).
+func jwtClaims(t *testing.T, tok string) map[string]any {
+	t.Helper()
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %q", tok)
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func noSession(t *testing.T, b *browser, hubURL, what string) {
+	t.Helper()
+	if st, m := b.me(hubURL); st != http.StatusUnauthorized {
+		t.Errorf("%s: a session was made: %d %v", what, st, m)
+	}
+}
+
+// TestOIDCEmbedded: the hub's login page sends the browser to the embedded
+// provider, whose form checks the hub's users; the session's role comes
+// from the ID token's roles claim. Wrong passwords, a forged provider form
+// and a cancelled login make no session; logout ends the session at the hub
+// and at the provider.
+func TestOIDCEmbedded(t *testing.T) {
+	h, hubURL := oidcHub(t, func(c *Config) { c.OIDC.Embedded = true })
+	ctx := context.Background()
+	if err := h.users.Put(ctx, "ops", auth.RolePlatformAdmin, "ops password"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.users.Put(ctx, "rita", auth.RoleResearcher, "rita password"); err != nil {
+		t.Fatal(err)
+	}
+
+	// Discovery and JWKS are served under /oidc.
+	b := newBrowser(t)
+	d := b.get(hubURL + "/oidc/.well-known/openid-configuration")
+	var disc map[string]any
+	if err := json.Unmarshal([]byte(d.body), &disc); err != nil || disc["issuer"] != hubURL+"/oidc" || disc["jwks_uri"] != hubURL+"/oidc/keys" {
+		t.Fatalf("discovery: %d %s", d.status, d.body)
+	}
+	if k := b.get(hubURL + "/oidc/keys"); k.status != 200 || !strings.Contains(k.body, `"RS256"`) {
+		t.Fatalf("jwks: %d %s", k.status, k.body)
+	}
+
+	// A wrong password stays at the provider's form.
+	p := b.loginAt(hubURL, "/audit", "ops", "not the password")
+	if p.status != http.StatusUnauthorized || !strings.Contains(p.body, "Wrong user name or password") {
+		t.Fatalf("wrong password: %d %s", p.status, p.body)
+	}
+	noSession(t, b, hubURL, "wrong password")
+	// The provider's form without its CSRF token is refused.
+	forged := b.post(p.url.String(), url.Values{"id": {regexp.MustCompile(`name="id" value="([^"]+)"`).FindStringSubmatch(p.body)[1]},
+		"csrf": {"forged"}, "username": {"ops"}, "password": {"ops password"}, "action": {"login"}})
+	if forged.status != http.StatusForbidden {
+		t.Fatalf("forged provider form: %d %s", forged.status, forged.body)
+	}
+	noSession(t, b, hubURL, "forged provider form")
+
+	// The right password ends on the page asked for, with a session whose
+	// role is the one in the ID token.
+	p = b.loginAt(hubURL, "/audit", "ops", "ops password")
+	if p.status != 200 || p.url.Path != "/audit" || !strings.Contains(p.body, "Audit log") {
+		t.Fatalf("login: %d %s\n%s", p.status, p.url, p.body)
+	}
+	st, m := b.me(hubURL)
+	if st != 200 || m["user"] != "ops" || m["role"] != auth.RolePlatformAdmin || m["via"] != "session" {
+		t.Fatalf("me: %d %v", st, m)
+	}
+	idt := jwtClaims(t, b.cookie(hubURL, oidcrp.IDTokenCookie))
+	if aud, _ := idt["aud"].([]any); idt["iss"] != hubURL+"/oidc" || idt["sub"] != "ops" || len(aud) != 1 || aud[0] != EmbeddedClientID {
+		t.Fatalf("ID token claims: %v", idt)
+	}
+	if roles, _ := idt["roles"].([]any); len(roles) != 1 || roles[0] != auth.RolePlatformAdmin {
+		t.Fatalf("roles claim: %v", idt)
+	}
+	for _, c := range b.c.Jar.Cookies(p.url) {
+		if c.Name == auth.SessionCookie && c.Value == "" {
+			t.Fatal("empty session cookie")
+		}
+	}
+
+	// Logout: CSRF-checked, then through the provider's end_session back to
+	// the login page, with no session left.
+	if bad := b.post(hubURL+"/logout", url.Values{"csrf": {"nope"}}); bad.status != http.StatusForbidden {
+		t.Fatalf("logout without CSRF: %d", bad.status)
+	}
+	if st, _ := b.me(hubURL); st != 200 {
+		t.Fatal("session lost after a refused logout")
+	}
+	home := b.get(hubURL + "/nodes")
+	out := b.submit(home, "/logout", nil)
+	if out.status != 200 || out.url.Path != "/login" || !strings.Contains(out.body, "You are logged out") {
+		t.Fatalf("logout: %d %s\n%s", out.status, out.url, out.body)
+	}
+	noSession(t, b, hubURL, "after logout")
+	if b.cookie(hubURL, oidcrp.IDTokenCookie) != "" {
+		t.Fatal("ID token cookie kept after logout")
+	}
+
+	// Cancel at the provider: access denied, shown on the hub's login page.
+	c := newBrowser(t)
+	lp := c.get(hubURL + "/login")
+	cancelled := c.submit(lp, "/login", url.Values{"username": {"rita"}, "action": {"cancel"}})
+	if cancelled.status != http.StatusForbidden || !strings.Contains(cancelled.body, "cancelled or access was denied") {
+		t.Fatalf("cancel: %d %s\n%s", cancelled.status, cancelled.url, cancelled.body)
+	}
+	noSession(t, c, hubURL, "cancelled login")
+
+	// Local password login is not offered beside the provider.
+	if r := c.post(hubURL+"/login", url.Values{"username": {"rita"}, "password": {"rita password"}}); r.status == 200 || r.status == http.StatusSeeOther {
+		t.Fatalf("password form still accepted: %d", r.status)
+	}
+	noSession(t, c, hubURL, "password post")
+
+	// The signing key persists: a second provider over the same folder
+	// publishes the same JWKS.
+	before := b.get(hubURL + "/oidc/keys").body
+	p2, err := oidcop.New(ctx, oidcop.Options{Issuer: hubURL + "/oidc", KeyDir: filepath.Join(h.cfg.DataDir, "keys"),
+		Users: oidcop.LocalUsers(h.users), Log: slog.New(slog.DiscardHandler),
+		Clients: []oidcop.Client{{ID: "x", Secret: "y", RedirectURIs: []string{"http://x/cb"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	p2.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/oidc/keys", nil))
+	if rec.Body.String() != before {
+		t.Fatalf("JWKS changed across restarts:\n%s\n%s", before, rec.Body.String())
+	}
+}
+
+// buildProvider builds cmd/cie-oidcop once per test binary.
+var buildProvider = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "cie-oidcop")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "cie-oidcop")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/cancerimage/cie/internal/auth/oidcop/cmd/cie-oidcop").CombinedOutput()
+	if err != nil {
+		return "", &buildError{out: string(out), err: err}
+	}
+	return bin, nil
+})
+
+type buildError struct {
+	out string
+	err error
+}
+
+func (e *buildError) Error() string { return e.err.Error() + ": " + e.out }
+
+func hash(t *testing.T, pw string) string {
+	t.Helper()
+	h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(h)
+}
+
+// startProvider runs cie-oidcop as a separate process and returns its
+// issuer.
+func startProvider(t *testing.T, cfg map[string]any) string {
+	t.Helper()
+	bin, err := buildProvider()
+	if err != nil {
+		t.Fatalf("building cie-oidcop: %v", err)
+	}
+	dir := t.TempDir()
+	cfg["listen"] = "127.0.0.1:0"
+	cfg["key_dir"] = filepath.Join(dir, "keys")
+	b, _ := json.Marshal(cfg)
+	path := filepath.Join(dir, "idp.json")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, path)
+	stdout, _ := cmd.StdoutPipe()
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Signal(os.Interrupt); _ = cmd.Wait() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "ready ") {
+		t.Fatalf("cie-oidcop did not start: %q %v\n%s", line, err, stderr.String())
+	}
+	return strings.TrimSpace(strings.TrimPrefix(line, "ready "))
+}
