@@ -8,6 +8,7 @@ import (
 	"html"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -32,26 +33,13 @@ import (
 // before the hub is made (the embedded issuer and the redirect URL need it).
 func oidcHub(t *testing.T, set func(c *Config)) (*Hub, string) {
 	t.Helper()
-	srv := httptest.NewUnstartedServer(nil)
-	base := "http://" + srv.Listener.Addr().String()
-	cfg := DefaultConfig()
-	cfg.Name = "test-hub"
-	cfg.DataDir = t.TempDir()
-	cfg.HTTP.Listen = srv.Listener.Addr().String()
-	cfg.HTTP.PublicURL = base
-	cfg.Bus.Listen = "127.0.0.1:0"
-	set(&cfg)
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	h, err := New(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.Config.Handler = h.Handler()
-	srv.Start()
-	t.Cleanup(func() { srv.Close(); h.closeStores(context.Background()) })
-	return h, base
+	addr := ln.Addr().String()
+	ln.Close()
+	return oidcHubAt(t, addr, set)
 }
 
 // browser is an HTTP client with a cookie jar that follows redirects, like
@@ -368,4 +356,186 @@ func startProvider(t *testing.T, cfg map[string]any) string {
 		t.Fatalf("cie-oidcop did not start: %q %v\n%s", line, err, stderr.String())
 	}
 	return strings.TrimSpace(strings.TrimPrefix(line, "ready "))
+}
+
+// TestOIDCExternalProvider: the hub logs in through a provider it does not
+// embed, started as a separate process, whose users carry their roles in a
+// "groups" claim with values such as "/cie/researcher", mapped by the hub's
+// role_map. It also covers the personal API token page and its CSRF checks,
+// a missing role claim, an unmapped group, a name that belongs to a local
+// account, and logout.
+func TestOIDCExternalProvider(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts cie-oidcop")
+	}
+	// The hub's URL must be known to register it at the provider.
+	srv := httptest.NewUnstartedServer(nil)
+	hubURL := "http://" + srv.Listener.Addr().String()
+	srv.Listener.Close()
+	secret := auth.RandomSecret(24)
+	issuer := startProvider(t, map[string]any{
+		"role_claim": "groups",
+		"title":      "Second IdP",
+		"users": []map[string]any{
+			{"username": "rita", "subject": "3f6c-rita", "name": "Rita Researcher", "email": "rita@example.org", "password_hash": hash(t, "rita pw"), "roles": []string{"/other", "/cie/researcher"}},
+			{"username": "olga", "subject": "77-olga", "password_hash": hash(t, "olga pw"), "roles": []string{"/cie/admins"}},
+			{"username": "nora", "subject": "88-nora", "password_hash": hash(t, "nora pw")},
+			{"username": "ulla", "subject": "99-ulla", "password_hash": hash(t, "ulla pw"), "roles": []string{"/unrelated"}},
+			{"username": "ops", "subject": "11-ops", "password_hash": hash(t, "ops pw"), "roles": []string{"/cie/admins"}},
+		},
+		"clients": []map[string]any{{"id": "cie-test-hub", "secret": secret,
+			"redirect_uris":             []string{hubURL + "/login/oidc/callback"},
+			"post_logout_redirect_uris": []string{hubURL + "/login?flash=logged-out"}}},
+	})
+	secretFile := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secretFile, []byte(secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h, got := oidcHubAt(t, srv.Listener.Addr().String(), func(c *Config) {
+		c.OIDC.Issuer = issuer
+		c.OIDC.ClientID = "cie-test-hub"
+		c.OIDC.ClientSecretFile = secretFile
+		c.OIDC.RoleClaim = "groups"
+		c.OIDC.RoleMap = []string{"/cie/researcher=researcher", "/cie/admins=platform_admin"}
+		c.OIDC.Name = "Second IdP"
+	})
+	if got != hubURL {
+		t.Fatalf("hub at %s, registered as %s", got, hubURL)
+	}
+	ctx := context.Background()
+	if err := h.users.Put(ctx, "ops", auth.RolePlatformAdmin, "local ops password"); err != nil {
+		t.Fatal(err)
+	}
+
+	b := newBrowser(t)
+	p := b.loginAt(hubURL, "/tokens", "rita", "rita pw")
+	if p.status != 200 || p.url.Path != "/tokens" || !strings.Contains(p.body, "API tokens") {
+		t.Fatalf("login: %d %s\n%s", p.status, p.url, p.body)
+	}
+	st, m := b.me(hubURL)
+	if st != 200 || m["user"] != "rita" || m["role"] != auth.RoleResearcher {
+		t.Fatalf("me: %d %v", st, m)
+	}
+	if idt := jwtClaims(t, b.cookie(hubURL, oidcrp.IDTokenCookie)); idt["iss"] != issuer || idt["sub"] != "3f6c-rita" {
+		t.Fatalf("ID token: %v", idt)
+	}
+	if u, err := h.users.Get(ctx, "rita"); err != nil || u.Role != auth.RoleResearcher {
+		t.Fatalf("rita not recorded: %+v %v", u, err)
+	}
+	if _, err := h.users.Login(ctx, "rita", ""); err == nil {
+		t.Fatal("an OIDC user can log in with an empty password")
+	}
+
+	// Personal API tokens: made and revoked with CSRF-checked forms.
+	other := newBrowser(t)
+	other.loginAt(hubURL, "/nodes", "olga", "olga pw")
+	otherCSRF := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(other.get(hubURL + "/tokens").body)[1]
+	for name, form := range map[string]url.Values{
+		"no token":        {"label": {"laptop"}},
+		"another's token": {"label": {"laptop"}, "csrf": {otherCSRF}},
+		"a token made up": {"label": {"laptop"}, "csrf": {"x" + otherCSRF}},
+	} {
+		if r := b.post(hubURL+"/tokens", form); r.status != http.StatusForbidden {
+			t.Errorf("create with %s: %d", name, r.status)
+		}
+	}
+	if ts, _ := h.users.Tokens(ctx, "rita"); len(ts) != 0 {
+		t.Fatalf("tokens made without CSRF: %v", ts)
+	}
+	made := b.submit(b.get(hubURL+"/tokens"), "/tokens", url.Values{"label": {"analysis script"}})
+	tok := regexp.MustCompile(`cie_[A-Za-z0-9_-]{40,}`).FindString(made.body)
+	if made.status != 200 || tok == "" {
+		t.Fatalf("token not shown: %d\n%s", made.status, made.body)
+	}
+	api := func(tok string) (int, string) {
+		req, _ := http.NewRequest("GET", hubURL+"/api/v1/me", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	if st, body := api(tok); st != 200 || !strings.Contains(body, `"user": "rita"`) || !strings.Contains(body, `"via": "token"`) || !strings.Contains(body, `"role": "researcher"`) {
+		t.Fatalf("token: %d %s", st, body)
+	}
+	ts, _ := h.users.Tokens(ctx, "rita")
+	if len(ts) != 1 || ts[0].Label != "analysis script" {
+		t.Fatalf("tokens: %+v", ts)
+	}
+	revoke := hubURL + "/tokens/" + ts[0].ID + "/revoke"
+	if r := b.post(revoke, url.Values{"csrf": {otherCSRF}}); r.status != http.StatusForbidden {
+		t.Fatalf("revoke with another's CSRF: %d", r.status)
+	}
+	if r := other.post(revoke, url.Values{"csrf": {otherCSRF}}); r.status != http.StatusNotFound {
+		t.Fatalf("revoke of someone else's token: %d", r.status)
+	}
+	if st, _ := api(tok); st != 200 {
+		t.Fatal("token revoked by a refused form")
+	}
+	list := b.get(hubURL + "/tokens")
+	if r := b.submit(list, "/revoke", nil); r.status != 200 || r.url.Path != "/tokens" || !strings.Contains(r.body, "revoked") {
+		t.Fatalf("revoke: %d %s", r.status, r.url)
+	}
+	if st, _ := api(tok); st != http.StatusUnauthorized {
+		t.Fatalf("revoked token still works: %d", st)
+	}
+
+	// Logout ends the session, also at the provider (RP-initiated logout).
+	out := b.submit(b.get(hubURL+"/nodes"), "/logout", nil)
+	if out.status != 200 || out.url.Path != "/login" || !strings.Contains(out.body, "You are logged out") {
+		t.Fatalf("logout: %d %s\n%s", out.status, out.url, out.body)
+	}
+	noSession(t, b, hubURL, "after logout")
+
+	// Refusals, each with a clear message and no session.
+	for _, c := range []struct{ user, pw, want string }{
+		{"nora", "nora pw", "did not say which role you have"},
+		{"ulla", "ulla pw", "has no role in cie"},
+		{"ops", "ops pw", "belongs to a local account"},
+	} {
+		nb := newBrowser(t)
+		p := nb.loginAt(hubURL, "/nodes", c.user, c.pw)
+		if p.status != http.StatusForbidden || !strings.Contains(html.UnescapeString(p.body), c.want) {
+			t.Errorf("%s: %d %s\n%s", c.user, p.status, p.url, p.body)
+		}
+		noSession(t, nb, hubURL, c.user)
+	}
+	if u, err := h.users.Get(ctx, "ops"); err != nil || u.Role != auth.RolePlatformAdmin {
+		t.Fatalf("local ops changed: %+v %v", u, err)
+	}
+	if _, err := h.users.Login(ctx, "ops", "local ops password"); err != nil {
+		t.Fatalf("local ops password lost: %v", err)
+	}
+}
+
+// oidcHubAt is oidcHub on a given address.
+func oidcHubAt(t *testing.T, addr string, set func(c *Config)) (*Hub, string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &httptest.Server{Listener: ln, Config: &http.Server{}}
+	base := "http://" + addr
+	cfg := DefaultConfig()
+	cfg.Name = "test-hub"
+	cfg.DataDir = t.TempDir()
+	cfg.HTTP.Listen = addr
+	cfg.HTTP.PublicURL = base
+	cfg.Bus.Listen = "127.0.0.1:0"
+	set(&cfg)
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	h, err := New(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Config.Handler = h.Handler()
+	srv.Start()
+	t.Cleanup(func() { srv.Close(); h.closeStores(context.Background()) })
+	return h, base
 }
