@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/oauth2"
 
 	"github.com/cancerimage/cie/internal/auth"
 	"github.com/cancerimage/cie/internal/auth/oidcop"
@@ -538,4 +539,219 @@ func oidcHubAt(t *testing.T, addr string, set func(c *Config)) (*Hub, string) {
 	srv.Start()
 	t.Cleanup(func() { srv.Close(); h.closeStores(context.Background()) })
 	return h, base
+}
+
+// swapper serves a provider and, when told, replaces the id_token of the
+// next token response with another real ID token: the substitution attacks
+// a relying party must notice.
+type swapper struct {
+	h    http.Handler
+	mu   sync.Mutex
+	swap string
+}
+
+func (s *swapper) set(tok string) { s.mu.Lock(); s.swap = tok; s.mu.Unlock() }
+
+func (s *swapper) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !strings.HasSuffix(r.URL.Path, "/oauth/token") {
+		s.h.ServeHTTP(w, r)
+		return
+	}
+	rec := httptest.NewRecorder()
+	s.h.ServeHTTP(rec, r)
+	body := rec.Body.Bytes()
+	s.mu.Lock()
+	var m map[string]any
+	if s.swap != "" && json.Unmarshal(body, &m) == nil && m["id_token"] != nil {
+		m["id_token"], s.swap = s.swap, ""
+		body, _ = json.Marshal(m)
+	}
+	s.mu.Unlock()
+	for k, v := range rec.Header() {
+		if k != "Content-Length" {
+			w.Header()[k] = v
+		}
+	}
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(body)
+}
+
+// inProcessProvider serves an oidcop provider with rita (researcher) on a
+// test server; clients all use secret.
+func inProcessProvider(t *testing.T, idTTL time.Duration, secret string, clients map[string]string) (string, *swapper) {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(nil)
+	issuer := "http://" + srv.Listener.Addr().String()
+	users, err := oidcop.StaticUsers([]oidcop.StaticUser{{Username: "rita", PasswordHash: hash(t, "rita pw"), Roles: []string{auth.RoleResearcher}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cs []oidcop.Client
+	for id, redirect := range clients {
+		cs = append(cs, oidcop.Client{ID: id, Secret: secret, RedirectURIs: []string{redirect}})
+	}
+	p, err := oidcop.New(context.Background(), oidcop.Options{Issuer: issuer, KeyDir: t.TempDir(), Users: users, Clients: cs,
+		IDTokenLifetime: idTTL, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sw := &swapper{h: p.Handler()}
+	srv.Config.Handler = sw
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return issuer, sw
+}
+
+// directFlow logs rita in at a provider as client clientID, with the test
+// as the client: it returns a real ID token issued to that client. It also
+// checks that the provider refuses the same code a second time.
+func directFlow(t *testing.T, issuer, clientID, secret, redirect string) string {
+	t.Helper()
+	cfg := oauth2.Config{ClientID: clientID, ClientSecret: secret, RedirectURL: redirect, Scopes: []string{"openid", "profile"},
+		Endpoint: oauth2.Endpoint{AuthURL: issuer + "/authorize", TokenURL: issuer + "/oauth/token", AuthStyle: oauth2.AuthStyleInHeader}}
+	v := oauth2.GenerateVerifier()
+	b := newBrowser(t)
+	cb, _ := url.Parse(redirect)
+	b.stopAt = cb.Path
+	p := b.get(cfg.AuthCodeURL("st", oauth2.S256ChallengeOption(v), oauth2.SetAuthURLParam("nonce", "n-"+clientID)))
+	p = b.submit(p, "/login", url.Values{"username": {"rita"}, "password": {"rita pw"}, "action": {"login"}})
+	loc, err := url.Parse(p.header.Get("Location"))
+	if err != nil || loc.Query().Get("code") == "" {
+		t.Fatalf("no code: %d %s %s", p.status, p.header.Get("Location"), p.body)
+	}
+	ctx := context.Background()
+	tok, err := cfg.Exchange(ctx, loc.Query().Get("code"), oauth2.VerifierOption(v))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cfg.Exchange(ctx, loc.Query().Get("code"), oauth2.VerifierOption(v)); err == nil {
+		t.Fatal("the provider accepted a code twice")
+	}
+	id, _ := tok.Extra("id_token").(string)
+	if id == "" {
+		t.Fatal("no id_token")
+	}
+	return id
+}
+
+// TestOIDCFailures: every way a login can go wrong ends on the login page
+// with a message that says what went wrong, and without a session.
+func TestOIDCFailures(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	hubURL := "http://" + addr
+	callback := hubURL + "/login/oidc/callback"
+	secret := auth.RandomSecret(24)
+	secretFile := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secretFile, []byte(secret), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	issuerA, swapA := inProcessProvider(t, 0, secret, map[string]string{"hub": callback, "other": "http://other.invalid/cb"})
+	issuerB, _ := inProcessProvider(t, 0, secret, map[string]string{"hub": callback})
+	external := func(issuer string) func(c *Config) {
+		return func(c *Config) {
+			c.OIDC.Issuer, c.OIDC.ClientID, c.OIDC.ClientSecretFile = issuer, "hub", secretFile
+		}
+	}
+	_, hub := oidcHubAt(t, addr, external(issuerA))
+
+	fails := func(name string, p page, b *browser, status int, want string) {
+		t.Helper()
+		if p.status != status || !strings.Contains(html.UnescapeString(p.body), want) {
+			t.Errorf("%s: %d at %s, want %d with %q\n%s", name, p.status, p.url, status, want, p.body)
+		}
+		noSession(t, b, hub, name)
+	}
+
+	t.Run("wrong state", func(t *testing.T) {
+		b := newBrowser(t)
+		b.stopAt = "/login/oidc/callback"
+		p := b.loginAt(hub, "/nodes", "rita", "rita pw")
+		loc, _ := url.Parse(p.header.Get("Location"))
+		q := loc.Query()
+		q.Set("state", q.Get("state")+"x")
+		loc.RawQuery = q.Encode()
+		b.stopAt = ""
+		fails("wrong state", b.get(loc.String()), b, http.StatusUnauthorized, "does not belong to the login started in this browser")
+	})
+	t.Run("replayed code", func(t *testing.T) {
+		b := newBrowser(t)
+		b.stopAt = "/login/oidc/callback"
+		p := b.loginAt(hub, "/nodes", "rita", "rita pw")
+		loc := p.header.Get("Location")
+		state := b.cookie(hub, oidcrp.StateCookie)
+		b.stopAt = ""
+		if ok := b.get(loc); ok.status != 200 || ok.url.Path != "/nodes" {
+			t.Fatalf("first use: %d %s", ok.status, ok.url)
+		}
+		// Another browser replays the answer with the same state cookie.
+		c := newBrowser(t)
+		u, _ := url.Parse(hub)
+		c.jar.SetCookies(u, []*http.Cookie{{Name: oidcrp.StateCookie, Value: state, Path: "/"}})
+		fails("replayed code", c.get(loc), c, http.StatusUnauthorized, "already used")
+		// Without the cookie it is not even a login started here.
+		d := newBrowser(t)
+		fails("replay without cookie", d.get(loc), d, http.StatusUnauthorized, "not from a login started here")
+	})
+	t.Run("token for another audience", func(t *testing.T) {
+		swapA.set(directFlow(t, issuerA, "other", secret, "http://other.invalid/cb"))
+		b := newBrowser(t)
+		fails("audience", b.loginAt(hub, "/nodes", "rita", "rita pw"), b, http.StatusUnauthorized, "meant for another application")
+	})
+	t.Run("token from another issuer", func(t *testing.T) {
+		swapA.set(directFlow(t, issuerB, "hub", secret, callback))
+		b := newBrowser(t)
+		fails("issuer", b.loginAt(hub, "/nodes", "rita", "rita pw"), b, http.StatusUnauthorized, "came from another issuer")
+	})
+	t.Run("forged signature", func(t *testing.T) {
+		tok := directFlow(t, issuerA, "hub", secret, callback)
+		parts := strings.Split(tok, ".")
+		claims := jwtClaims(t, tok)
+		claims["groups"] = []string{"platform_admin"}
+		body, _ := json.Marshal(claims)
+		swapA.set(parts[0] + "." + base64.RawURLEncoding.EncodeToString(body) + "." + parts[2])
+		b := newBrowser(t)
+		fails("signature", b.loginAt(hub, "/nodes", "rita", "rita pw"), b, http.StatusUnauthorized, "not signed by the provider")
+	})
+	t.Run("denied at the provider", func(t *testing.T) {
+		b := newBrowser(t)
+		p := b.get(hub + "/login")
+		fails("denied", b.submit(p, "/login", url.Values{"action": {"cancel"}}), b, http.StatusForbidden, "cancelled or access was denied")
+	})
+	t.Run("unknown issuer", func(t *testing.T) {
+		nothing := httptest.NewServer(http.NotFoundHandler())
+		defer nothing.Close()
+		_, h2 := oidcHub(t, func(c *Config) { external(nothing.URL)(c); c.OIDC.RedirectURL = "http://127.0.0.1:1/cb" })
+		b := newBrowser(t)
+		p := b.get(h2 + "/login")
+		if p.status != http.StatusBadGateway || !strings.Contains(p.body, "could not be reached or is not an OpenID provider") {
+			t.Errorf("unknown issuer: %d\n%s", p.status, p.body)
+		}
+		noSession(t, b, h2, "unknown issuer")
+	})
+	t.Run("expired token", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addrE := ln.Addr().String()
+		ln.Close()
+		cbE := "http://" + addrE + "/login/oidc/callback"
+		issuerE, swapE := inProcessProvider(t, time.Second, secret, map[string]string{"hub": cbE})
+		_, hubE := oidcHubAt(t, addrE, external(issuerE))
+		old := directFlow(t, issuerE, "hub", secret, cbE)
+		exp := time.Unix(int64(jwtClaims(t, old)["exp"].(float64)), 0)
+		time.Sleep(time.Until(exp.Add(2500 * time.Millisecond))) // past expiry and the verifier's 1 s leeway
+		swapE.set(old)
+		b := newBrowser(t)
+		p := b.loginAt(hubE, "/nodes", "rita", "rita pw")
+		if p.status != http.StatusUnauthorized || !strings.Contains(p.body, "has expired") {
+			t.Errorf("expired: %d\n%s", p.status, p.body)
+		}
+		noSession(t, b, hubE, "expired")
+	})
 }
