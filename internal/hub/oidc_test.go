@@ -755,3 +755,32 @@ func TestOIDCFailures(t *testing.T) {
 		noSession(t, b, hubE, "expired")
 	})
 }
+
+func TestOIDCConfig(t *testing.T) {
+	base := func() Config {
+		c := DefaultConfig()
+		c.DataDir = t.TempDir()
+		return c
+	}
+	c := base()
+	c.OIDC.Embedded = true
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.OIDC.RedirectURL != "http://127.0.0.1:8080/login/oidc/callback" || c.OIDC.RoleClaim != "roles" {
+		t.Fatalf("defaults: %+v", c.OIDC)
+	}
+	for name, set := range map[string]func(c *Config){
+		"oidc.issuer":             func(c *Config) { c.OIDC.Issuer = "not a url" },
+		"oidc.client_id":          func(c *Config) { c.OIDC.Issuer = "https://idp.example" },
+		"oidc.role_map":           func(c *Config) { c.OIDC.Embedded, c.OIDC.RoleMap = true, []string{"x=king"} },
+		"oidc.default_role":       func(c *Config) { c.OIDC.Embedded, c.OIDC.DefaultRole = true, "king" },
+		"oidc.client_secret_file": func(c *Config) { c.OIDC.ClientSecretFile = "/x" },
+	} {
+		c := base()
+		set(&c)
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
