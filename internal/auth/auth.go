@@ -54,6 +54,10 @@ func CheckRole(role string) error {
 	return fmt.Errorf("%w %q (one of %s)", ErrBadRole, role, strings.Join(Roles, ", "))
 }
 
+// CheckUserName returns an error wrapping ErrBadUserName unless name is a
+// valid user name: 1 to 64 lower-case letters, digits and - _ . @.
+func CheckUserName(name string) error { return checkName(name) }
+
 func checkName(name string) error {
 	if name == "" || len(name) > 64 {
 		return fmt.Errorf("%w %q: 1 to 64 characters", ErrBadUserName, name)
@@ -111,6 +115,44 @@ func (u *Users) Put(ctx context.Context, name, role, password string) error {
 		}
 		return nil
 	})
+}
+
+// ErrLocalAccount is returned by PutExternal for a name that belongs to a
+// local account with a password.
+var ErrLocalAccount = errors.New("the name belongs to a local account with a password")
+
+// PutExternal creates or updates a user whose identity comes from an
+// external login (OIDC): it has no password, so it can never log in with
+// one, and its role is set at each login. A local account with a password
+// of the same name is never taken over: that is ErrLocalAccount.
+func (u *Users) PutExternal(ctx context.Context, name, role string) (User, error) {
+	if err := checkName(name); err != nil {
+		return User{}, err
+	}
+	if err := CheckRole(role); err != nil {
+		return User{}, err
+	}
+	now := u.now().UnixMilli()
+	err := u.db.Tx(ctx, func(tx *store.Tx) error {
+		res, err := tx.Exec(ctx, `UPDATE users SET role = ? WHERE name = ? AND password_hash = ''`, role, name)
+		if err != nil {
+			return fmt.Errorf("updating user %s: %w", name, err)
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO users (name, role, password_hash, created_ms) VALUES (?, ?, '', ?)`, name, role, now); err != nil {
+			if errors.Is(store.Classify(err), store.ErrConflict) {
+				return fmt.Errorf("external user %s: %w", name, ErrLocalAccount)
+			}
+			return fmt.Errorf("adding user %s: %w", name, store.Classify(err))
+		}
+		return nil
+	})
+	if err != nil {
+		return User{}, err
+	}
+	return u.Get(ctx, name)
 }
 
 // Get returns the user called name, or an error wrapping store.ErrNotFound.

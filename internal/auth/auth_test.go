@@ -192,3 +192,34 @@ func TestBearer(t *testing.T) {
 		t.Fatal("basic taken as bearer")
 	}
 }
+
+func TestPutExternal(t *testing.T) {
+	forEachStore(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		u := NewUsers(db)
+		got, err := u.PutExternal(ctx, "rita@example.org", RoleResearcher)
+		if err != nil || got.Name != "rita@example.org" || got.Role != RoleResearcher {
+			t.Fatalf("create: %+v %v", got, err)
+		}
+		if got, err = u.PutExternal(ctx, "rita@example.org", RoleDataHolder); err != nil || got.Role != RoleDataHolder {
+			t.Fatalf("role update: %+v %v", got, err)
+		}
+		if _, err := u.Login(ctx, "rita@example.org", ""); !errors.Is(err, ErrBadCredentials) {
+			t.Fatalf("external user logs in with an empty password: %v", err)
+		}
+		if err := u.Put(ctx, "ops", RolePlatformAdmin, "a long password"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := u.PutExternal(ctx, "ops", RoleResearcher); !errors.Is(err, ErrLocalAccount) {
+			t.Fatalf("local account taken over: %v", err)
+		}
+		if got, _ := u.Get(ctx, "ops"); got.Role != RolePlatformAdmin {
+			t.Fatalf("local account changed: %+v", got)
+		}
+		for _, bad := range []struct{ name, role string }{{"Rita", RoleResearcher}, {"rita", "king"}} {
+			if _, err := u.PutExternal(ctx, bad.name, bad.role); err == nil {
+				t.Errorf("PutExternal(%q, %q) accepted", bad.name, bad.role)
+			}
+		}
+	})
+}

@@ -9,6 +9,8 @@
 // under a key held by the role; the CSRF token of a form is derived from the
 // session, so a form posted without the session's token is refused.
 //
-// The OIDC login of a later issue replaces the password form; tokens, roles
-// and sessions stay.
+// OpenID Connect login lives in the subpackages oidcop (the embedded
+// provider) and oidcrp (the relying party, which ends in the same sessions);
+// users who log in through an external provider are recorded without a
+// password (PutExternal), so that they can hold API tokens.
 package auth

@@ -26,6 +26,7 @@ type Config struct {
 	} `yaml:"bus"`
 	Log           config.Log `yaml:"log"`
 	SecureCookies bool       `yaml:"secure_cookies" help:"mark session cookies Secure (set when served over HTTPS)"`
+	OIDC          OIDCConfig `yaml:"oidc"`
 }
 
 // The values of bus.tls.
@@ -82,6 +83,9 @@ func (c *Config) Validate() error {
 		return err
 	} else if c.Bus.TLS == BusTLSOff && strings.HasPrefix(c.Bus.PublicURL, "tls://") {
 		return config.Errorf("bus.public_url", "%q asks nodes for TLS, but bus.tls is off", c.Bus.PublicURL)
+	}
+	if err := c.checkOIDC(); err != nil {
+		return err
 	}
 	return c.Log.Check("log")
 }

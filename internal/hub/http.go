@@ -25,7 +25,15 @@ func (h *Hub) Handler() http.Handler {
 
 	// Pages.
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/nodes", http.StatusSeeOther) })
-	h.gate.Register(mux)
+	if h.login != nil {
+		h.login.Register(mux)
+	} else {
+		h.gate.Register(mux)
+	}
+	if h.op != nil {
+		mux.Handle(OIDCPrefix+"/", h.op.Handler())
+	}
+	h.gate.RegisterTokens(mux)
 	mux.HandleFunc("GET /nodes", h.nodesPage)
 	mux.HandleFunc("GET /nodes/table", h.nodesTable)
 	mux.HandleFunc("GET /audit", h.auditPage)

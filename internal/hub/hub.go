@@ -15,12 +15,14 @@ import (
 
 	"github.com/cancerimage/cie/internal/audit"
 	"github.com/cancerimage/cie/internal/auth"
+	"github.com/cancerimage/cie/internal/auth/oidcop"
+	"github.com/cancerimage/cie/internal/auth/oidcrp"
 	"github.com/cancerimage/cie/internal/bus"
+	"github.com/cancerimage/cie/internal/catalogue"
 	"github.com/cancerimage/cie/internal/httpx"
 	"github.com/cancerimage/cie/internal/hub/migrations"
 	"github.com/cancerimage/cie/internal/settings"
 	"github.com/cancerimage/cie/internal/store"
-	"github.com/cancerimage/cie/internal/catalogue"
 	"github.com/cancerimage/cie/internal/version"
 	"github.com/cancerimage/cie/internal/viewer"
 	"github.com/cancerimage/cie/internal/web"
@@ -45,6 +47,8 @@ type Hub struct {
 	ready     *httpx.Ready
 	viewer    *viewer.Handler
 	fdp       *catalogue.FDP
+	op        *oidcop.Provider // the embedded OpenID provider, if configured
+	login     *oidcrp.Login    // the OIDC login, if configured
 
 	mu      sync.Mutex
 	bus     *bus.Server
@@ -130,6 +134,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Hub, error) {
 	}
 	h.reg = newRegistry(h)
 	h.gate = &webauth.Gate{Users: h.users, Sessions: h.sessions, Site: h.site, Audit: h.audit, Log: log, Realm: "cie hub", Home: "/nodes"}
+	if err := h.setupOIDC(ctx); err != nil {
+		return fail(err)
+	}
 	h.witnessed = newWitnessCounter()
 	h.metrics.Registry.MustRegister(collector{h}, h.witnessed)
 	if err := h.logConfigChange(ctx); err != nil {

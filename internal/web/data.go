@@ -90,6 +90,32 @@ var placeholderAbout = map[string]string{
 // after logging in (empty: the site's home).
 type LoginData struct {
 	Next string
+	// Providers are single sign-on buttons shown above the form (OIDC).
+	Providers []LoginProvider
+	// NoPassword hides the local password form (when login goes through a
+	// provider only).
+	NoPassword bool
+}
+
+// LoginProvider is a button of the login page that starts a login at an
+// identity provider: Name is shown ("Log in with NAME"), URL is where the
+// button goes (a GET link on this site).
+type LoginProvider struct {
+	Name, URL string
+}
+
+// TokensData is the Data of the "tokens" page: the user's personal API
+// tokens, and the new token right after it was made (shown once).
+type TokensData struct {
+	Tokens   []TokenRow
+	New      string // the token just issued, shown once; empty otherwise
+	NewLabel string
+}
+
+// TokenRow is one API token (never the token itself).
+type TokenRow struct {
+	ID, Label        string
+	Created, Revoked time.Time // Revoked zero: valid
 }
 
 // ArchiveData is the Data of the "archive" page: what the node stores, its recent

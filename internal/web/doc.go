@@ -11,7 +11,9 @@
 //
 // Pages and the type of their Page.Data:
 //
-//	"login"        nil (the form posts username, password and csrf to /login)
+//	"login"        nil or LoginData (the form posts username, password and csrf to /login;
+//	               LoginData.Providers adds "Log in with …" buttons, NoPassword hides the form)
+//	"tokens"       TokensData (forms post csrf and label to /tokens, csrf to /tokens/{id}/revoke)
 //	"nodes"        NodesData (its table is the partial "nodes-table", refreshed every 2 s)
 //	"audit"        AuditData
 //	"placeholder"  PlaceholderData

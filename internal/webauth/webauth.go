@@ -26,6 +26,10 @@ type Gate struct {
 	Log      *slog.Logger
 	Realm    string // names the server in WWW-Authenticate, e.g. "cie hub"
 	Home     string // where a login without ?next lands
+	// LoginData, when set, makes the data of the login page shown again
+	// after a failed password login (so that it keeps its provider buttons);
+	// nil: just the password form.
+	LoginData func(next string) web.LoginData
 }
 
 // Register adds GET and POST /login and POST /logout to mux.
@@ -111,6 +115,10 @@ func (g *Gate) RequireRole(w http.ResponseWriter, r *http.Request, why string, r
 	return s, true
 }
 
+// PasswordLogin handles the local password form (POST /login), for pages
+// that register their own GET /login, such as the OIDC login.
+func (g *Gate) PasswordLogin(w http.ResponseWriter, r *http.Request) { g.login(w, r) }
+
 func (g *Gate) login(w http.ResponseWriter, r *http.Request) {
 	anon := g.Sessions.Anonymous(w, r)
 	if !g.Sessions.CheckCSRF(r, anon) {
@@ -129,8 +137,11 @@ func (g *Gate) login(w http.ResponseWriter, r *http.Request) {
 			msg = "Login is not possible right now."
 			g.Log.Error("login", "err", err)
 		}
-		g.Site.Render(w, http.StatusUnauthorized, "login", web.Page{Title: "Log in", Error: msg, CSRF: g.Sessions.CSRF(anon),
-			Data: web.LoginData{Next: localPath(r.PostFormValue("next"))}})
+		data := web.LoginData{Next: localPath(r.PostFormValue("next"))}
+		if g.LoginData != nil {
+			data = g.LoginData(data.Next)
+		}
+		g.Site.Render(w, http.StatusUnauthorized, "login", web.Page{Title: "Log in", Error: msg, CSRF: g.Sessions.CSRF(anon), Data: data})
 		return
 	}
 	if _, err := g.Audit.Append(ctx, audit.Event{Type: "login", Actor: u.Name, Fields: map[string]string{"role": u.Role, "remote": r.RemoteAddr, "method": "password"}}); err != nil {
@@ -145,6 +156,10 @@ func (g *Gate) login(w http.ResponseWriter, r *http.Request) {
 	}
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
+
+// LocalPath returns p if it is a path on this site, else "" (no open
+// redirects to other hosts).
+func LocalPath(p string) string { return localPath(p) }
 
 // localPath returns p if it is a path on this site, else "" (no open
 // redirects to other hosts).
