@@ -48,6 +48,10 @@ func (n *Node) apiRoutes() []httpx.Route {
 		httpx.OpenAPIRoute(openAPI),
 		{Pattern: "GET /api/v1/status", Handler: n.gate.API(n.apiStatus)},
 		{Pattern: "GET /api/v1/audit/checkpoint", Handler: n.gate.API(n.apiCheckpoint)},
+		{Pattern: "GET /api/v1/datasets", Handler: n.gate.API(n.apiDatasets)},
+		{Pattern: "POST /api/v1/datasets", Handler: n.gate.API(n.apiCreateDataset)},
+		{Pattern: "POST /api/v1/datasets/{id}/{action}", Handler: n.gate.API(n.apiDatasetAction)},
+		{Pattern: "GET /api/v1/datasets/{id}/verify", Handler: n.gate.API(n.apiVerifyDataset)},
 	}
 }
 

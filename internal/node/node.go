@@ -23,6 +23,7 @@ import (
 	"github.com/cancerimage/cie/internal/fed"
 	"github.com/cancerimage/cie/internal/httpx"
 	"github.com/cancerimage/cie/internal/node/archive"
+	"github.com/cancerimage/cie/internal/node/dataset"
 	"github.com/cancerimage/cie/internal/node/dicomweb"
 	"github.com/cancerimage/cie/internal/node/migrations"
 	"github.com/cancerimage/cie/internal/settings"
@@ -62,6 +63,8 @@ type Node struct {
 	viewer   *viewer.Handler
 	relayMux *http.ServeMux // DICOMweb alone, for requests relayed by the hub
 	pacs     *pacs
+	datasets *dataset.Store
+	nc       *nats.Conn // the bus connection while Run runs
 	dimseAE  string // "AE@host:port" while the DIMSE service listens
 
 	mu        sync.Mutex
@@ -149,6 +152,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Node, error) {
 	}
 	n.archive = archive.New(archive.Options{DB: db, Blobs: n.blobs, Engine: engine, Audit: n.audit, Logger: log.With("part", "archive")})
 	n.pacs = newPACS(n.archive, log.With("part", "dimse"))
+	n.datasets = dataset.NewStore(db, n.archive.Index(), n.blobs, n.audit, cfg.Name)
 	if n.viewer, err = viewer.New(viewer.Options{Prefix: "/viewer/", DICOMweb: DICOMwebPrefix}); err != nil {
 		return fail(fmt.Errorf("viewer: %w", err))
 	}
@@ -263,6 +267,7 @@ func (n *Node) Run(ctx context.Context) error {
 		n.log.Info("DIMSE service listening", "ae_title", n.cfg.DIMSE.AETitle, "addr", dln.Addr().String())
 	}
 
+	n.setBus(nc)
 	fedDone := make(chan struct{})
 	fctx, stopFed := context.WithCancel(ctx)
 	go func() { defer close(fedDone); n.federate(fctx, nc, events) }()
@@ -340,6 +345,7 @@ func (n *Node) onConnect(ctx context.Context, nc *nats.Conn) {
 			"got", w.AuditKey, "want", n.creds.HubKey)
 	}
 	n.setConnected(ctx, true, w.Hub)
+	n.syncDatasets(ctx) // the hub's catalogue heals itself on every connect
 	if err := n.witness(ctx, nc); err != nil {
 		n.log.Warn("audit checkpoint not witnessed", "err", err)
 	}

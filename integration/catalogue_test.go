@@ -1,0 +1,144 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cancerimage/cie/internal/catalogue"
+	"github.com/cancerimage/cie/internal/node/dicomweb"
+	"github.com/cancerimage/cie/internal/synth"
+)
+
+// TestPublishToCatalogue: a data holder makes a dataset from the node's CT studies and
+// publishes it; the hub's public catalogue shows it (JSON, JSON-LD, Turtle, FAIR Data
+// Point) without login; the content hash tree finds a changed file.
+func TestPublishToCatalogue(t *testing.T) {
+	a := startArchiveNode(t)
+	g, err := synth.New(synth.Options{Seed: 11, Node: "cat", Patients: 3, Rows: 32, Columns: 32, MinSlices: 4, MaxSlices: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parts []dicomweb.Part
+	err = g.Walk(func(in *synth.Instance) error {
+		var buf bytes.Buffer
+		if _, err := in.File.WriteTo(&buf); err != nil {
+			return err
+		}
+		data := buf.Bytes()
+		parts = append(parts, dicomweb.Part{Name: in.SOPInstanceUID, Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &dicomweb.Client{BaseURL: a.nodeURL + "/dicomweb", Token: a.token}
+	if res, err := c.Store(context.Background(), parts); err != nil || res.Failed > 0 {
+		t.Fatalf("STOW: %+v %v", res, err)
+	}
+	post := func(path string, body any) (int, map[string]any) {
+		b, _ := json.Marshal(body)
+		req, _ := http.NewRequest("POST", a.nodeURL+path, bytes.NewReader(b))
+		req.Header.Set("Authorization", "Bearer "+a.token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, out
+	}
+	meta := map[string]any{
+		"title": "Lung CT at diagnosis", "description": "Chest CT of generated lung cancer patients.", "keywords": []string{"lung", "CT"},
+		"cancer_types": []catalogue.Code{catalogue.Terms(catalogue.KindCancerType)[0].Code},
+		"body_parts":   []catalogue.Code{catalogue.Terms(catalogue.KindBodyPart)[0].Code},
+		"access_rights": "RESTRICTED", "license": "https://creativecommons.org/licenses/by-nc/4.0/",
+		"contact": map[string]string{"email": "data@alpha.example"}, "publisher": map[string]string{"name": "Alpha Hospital"},
+		"interoperability_level": "Tier 2", "query": map[string]string{"ModalitiesInStudy": "CT"},
+	}
+	code, d := post("/api/v1/datasets", meta)
+	if code != 201 || d["state"] != "draft" || d["studies"].(float64) < 1 || len(d["content_hash"].(string)) != 64 {
+		t.Fatalf("create: %d %v", code, d)
+	}
+	id := d["id"].(string)
+	if code, d := post("/api/v1/datasets", map[string]any{"title": "x", "query": map[string]string{"ModalitiesInStudy": "XX"}}); code != 400 {
+		t.Fatalf("a dataset without studies: %d %v", code, d)
+	}
+	// Not in the catalogue while a draft.
+	if resp, _ := fetch(t, a.hubURL+"/api/v1/catalogue/"+id, "", ""); resp.StatusCode != 404 {
+		t.Fatalf("a draft in the catalogue: %d", resp.StatusCode)
+	}
+	if code, d := post("/api/v1/datasets/"+id+"/publish", nil); code != 200 || d["state"] != "published" {
+		t.Fatalf("publish: %d %v", code, d)
+	}
+	// The hub's catalogue, no login: JSON, JSON-LD, Turtle and the FAIR Data Point.
+	waitFor(t, 10*time.Second, "dataset in the catalogue", func() bool {
+		resp, _ := fetch(t, a.hubURL+"/api/v1/catalogue/"+id, "", "application/json")
+		return resp.StatusCode == 200
+	})
+	_, b := fetch(t, a.hubURL+"/api/v1/catalogue/"+id, "", "application/json")
+	var got catalogue.Dataset
+	if err := json.Unmarshal(b, &got); err != nil || got.Title != "Lung CT at diagnosis" || got.Node != "alpha" || got.State != catalogue.StatePublished {
+		t.Fatalf("catalogue JSON: %v %s", err, b)
+	}
+	if resp, b := fetch(t, a.hubURL+"/api/v1/catalogue", "", "text/turtle"); resp.StatusCode != 200 || !strings.Contains(string(b), "dcat:Dataset") || !strings.Contains(string(b), id) {
+		t.Fatalf("catalogue Turtle: %d %s", resp.StatusCode, b)
+	}
+	if resp, b := fetch(t, a.hubURL+"/api/v1/catalogue", "", "application/ld+json"); resp.StatusCode != 200 || !json.Valid(b) || !strings.Contains(string(b), id) {
+		t.Fatalf("catalogue JSON-LD: %d", resp.StatusCode)
+	}
+	if resp, b := fetch(t, a.hubURL+"/fdp", "", ""); resp.StatusCode != 200 || !strings.Contains(string(b), "fdp") {
+		t.Fatalf("FAIR Data Point: %d %s", resp.StatusCode, b)
+	}
+	// Verify: untouched, then one stored file changed on disk.
+	verify := func() map[string]any {
+		req, _ := http.NewRequest("GET", a.nodeURL+"/api/v1/datasets/"+id+"/verify", nil)
+		req.Header.Set("Authorization", "Bearer "+a.token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var v map[string]any
+		json.NewDecoder(resp.Body).Decode(&v)
+		return v
+	}
+	if v := verify(); v["ok"] != true {
+		t.Fatalf("verify untouched: %v", v)
+	}
+	var victim string
+	filepath.WalkDir(filepath.Join(a.dir, "alpha", "blobs", "dicom"), func(p string, de os.DirEntry, err error) error {
+		if err == nil && victim == "" && strings.HasSuffix(p, ".dcm") {
+			victim = p
+		}
+		return nil
+	})
+	if victim == "" {
+		t.Fatal("no stored file found")
+	}
+	if err := os.WriteFile(victim, []byte("tampered"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	v := verify()
+	changes, _ := v["changes"].([]any)
+	if v["ok"] != false || len(changes) != 1 || !strings.Contains(victim, changes[0].(map[string]any)["Instance"].(string)) {
+		t.Fatalf("verify after tampering with %s: %v", victim, v)
+	}
+	// Invalidated: the catalogue says so.
+	if code, _ := post("/api/v1/datasets/"+id+"/invalidate", nil); code != 200 {
+		t.Fatalf("invalidate: %d", code)
+	}
+	waitFor(t, 10*time.Second, "invalidated in the catalogue", func() bool {
+		_, b := fetch(t, a.hubURL+"/api/v1/catalogue/"+id, "", "application/json")
+		return json.Unmarshal(b, &got) == nil && got.State == catalogue.StateInvalidated
+	})
+}
