@@ -115,6 +115,9 @@ func TestPublishToCatalogue(t *testing.T) {
 	if v := verify(); v["ok"] != true {
 		t.Fatalf("verify untouched: %v", v)
 	}
+	if out := cie(t, false, "dataset", "verify", id, "--node", a.nodeURL, "--token", a.token); !strings.Contains(out, ": OK:") {
+		t.Fatalf("cie dataset verify: %s", out)
+	}
 	var victim string
 	filepath.WalkDir(filepath.Join(a.dir, "alpha", "blobs", "dicom"), func(p string, de os.DirEntry, err error) error {
 		if err == nil && victim == "" && strings.HasSuffix(p, ".dcm") {
@@ -132,6 +135,9 @@ func TestPublishToCatalogue(t *testing.T) {
 	changes, _ := v["changes"].([]any)
 	if v["ok"] != false || len(changes) != 1 || !strings.Contains(victim, changes[0].(map[string]any)["Instance"].(string)) {
 		t.Fatalf("verify after tampering with %s: %v", victim, v)
+	}
+	if out := cie(t, true, "dataset", "verify", id, "--node", a.nodeURL, "--token", a.token); !strings.Contains(out, ": changed") || !strings.Contains(out, "CHANGED") {
+		t.Fatalf("cie dataset verify after tampering: %s", out)
 	}
 	// Invalidated: the catalogue says so.
 	if code, _ := post("/api/v1/datasets/"+id+"/invalidate", nil); code != 200 {
