@@ -99,6 +99,31 @@ func TestPublishToCatalogue(t *testing.T) {
 	if resp, b := fetch(t, a.hubURL+"/fdp", "", ""); resp.StatusCode != 200 || !strings.Contains(string(b), "fdp") {
 		t.Fatalf("FAIR Data Point: %d %s", resp.StatusCode, b)
 	}
+	// The catalogue pages, no login: search and facets, and the dataset's page.
+	for _, c := range []struct {
+		path string
+		want bool
+	}{
+		{"/catalogue", true},
+		{"/catalogue?q=lung", true},
+		{"/catalogue?q=diagnosis+chest", true},
+		{"/catalogue?q=prostate", false},
+		{"/catalogue?node=alpha", true},
+		{"/catalogue?node=beta", false},
+		{"/catalogue?access=PUBLIC", false},
+	} {
+		resp, b := fetch(t, a.hubURL+c.path, "", "")
+		if resp.StatusCode != 200 || strings.Contains(string(b), `data-dataset="`+id+`"`) != c.want {
+			t.Errorf("%s: %d, lists the dataset: %v, want %v", c.path, resp.StatusCode, !c.want, c.want)
+		}
+	}
+	if resp, b := fetch(t, a.hubURL+"/catalogue/"+id, "", ""); resp.StatusCode != 200 || !strings.Contains(string(b), "Lung CT at diagnosis") || !strings.Contains(string(b), "Alpha Hospital") {
+		t.Errorf("dataset page: %d", resp.StatusCode)
+	}
+	if resp, _ := fetch(t, a.hubURL+"/catalogue/nosuch", "", ""); resp.StatusCode != 404 {
+		t.Errorf("unknown dataset page: %d", resp.StatusCode)
+	}
+
 	// Verify: untouched, then one stored file changed on disk.
 	verify := func() map[string]any {
 		req, _ := http.NewRequest("GET", a.nodeURL+"/api/v1/datasets/"+id+"/verify", nil)

@@ -116,7 +116,16 @@ func (h *Hub) catalogueInfo() catalogue.Catalog {
 // apiCatalogue serves GET /api/v1/catalogue and /api/v1/catalogue/{id}: JSON, DCAT-AP
 // JSON-LD or Turtle by Accept. No login: the catalogue is public.
 func (h *Hub) apiCatalogue(w http.ResponseWriter, r *http.Request) {
-	f, ok := catalogue.Negotiate(r.Header.Get("Accept"), catalogue.FormatJSON, catalogue.FormatJSONLD, catalogue.FormatTurtle)
+	accept := r.Header.Get("Accept")
+	switch r.URL.Query().Get("format") { // for links from a page, where Accept cannot be set
+	case "json":
+		accept = "application/json"
+	case "jsonld":
+		accept = "application/ld+json"
+	case "turtle":
+		accept = "text/turtle"
+	}
+	f, ok := catalogue.Negotiate(accept, catalogue.FormatJSON, catalogue.FormatJSONLD, catalogue.FormatTurtle)
 	if !ok {
 		httpx.Error(w, http.StatusNotAcceptable, "the catalogue is application/json, application/ld+json or text/turtle; Accept: %s", r.Header.Get("Accept"))
 		return

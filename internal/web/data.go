@@ -163,3 +163,46 @@ type UploadResult struct {
 	// Problems lists one line per file that was not stored.
 	Problems []string
 }
+
+// CatalogueData is the Data of the "catalogue" page: a search of the public catalogue.
+type CatalogueData struct {
+	Query    string
+	Total    int // datasets in the catalogue
+	Facets   []FacetGroup
+	Datasets []DatasetRow
+	// Clear is the link that removes every filter.
+	Clear string
+}
+
+// FacetGroup is one facet of the catalogue search.
+type FacetGroup struct {
+	Name   string
+	Values []FacetRow
+}
+
+// FacetRow is one value of a facet; Href toggles it.
+type FacetRow struct {
+	Label    string
+	Count    int
+	Selected bool
+	Href     string
+}
+
+// DatasetRow is one dataset in a list.
+type DatasetRow struct {
+	ID, Title, Node, Description, Access, State string
+	Individuals, Studies                         int
+	CancerTypes, Modalities                      string
+	Href                                         string
+}
+
+// DatasetData is the Data of the "dataset" page.
+type DatasetData struct {
+	DatasetRow
+	Keywords, BodyParts, License, Contact, Publisher string
+	Version                                          int
+	Issued, Modified                                 time.Time
+	ContentHash, Interop                             string
+	// Links to the machine-readable forms.
+	JSON, JSONLD, Turtle string
+}

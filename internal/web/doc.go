@@ -19,6 +19,8 @@
 //	"placeholder"  PlaceholderData
 //	"node-home"    NodeHomeData
 //	"archive"      ArchiveData
+//	"catalogue"    CatalogueData
+//	"dataset"      DatasetData
 //	"error"        ErrorData
 //
 // Rendering is done into a buffer first: a template error gives a clean plain
