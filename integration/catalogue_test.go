@@ -173,3 +173,42 @@ func TestPublishToCatalogue(t *testing.T) {
 		return json.Unmarshal(b, &got) == nil && got.State == catalogue.StateInvalidated
 	})
 }
+
+// TestVisaKeysReachNode: the node fetches the hub's visa keys over the bus when it
+// connects, and has the same key ids the hub publishes as JWKS.
+func TestVisaKeysReachNode(t *testing.T) {
+	a := startArchiveNode(t)
+	resp, b := fetch(t, a.hubURL+"/.well-known/jwks.json", "", "")
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/jwk-set+json" {
+		t.Fatalf("JWKS: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	var set struct {
+		Keys []struct {
+			Kid string `json:"kid"`
+		} `json:"keys"`
+	}
+	if err := json.Unmarshal(b, &set); err != nil || len(set.Keys) == 0 {
+		t.Fatalf("JWKS: %v %s", err, b)
+	}
+	want := map[string]bool{}
+	for _, k := range set.Keys {
+		want[k.Kid] = true
+	}
+	waitFor(t, 20*time.Second, "the node holds the hub's visa keys", func() bool {
+		var st struct {
+			VisaKeys []string `json:"visa_keys"`
+		}
+		if code, err := getJSON(context.Background(), a.nodeURL+"/api/v1/status", a.token, &st); err != nil || code != 200 {
+			return false
+		}
+		if len(st.VisaKeys) != len(want) {
+			return false
+		}
+		for _, k := range st.VisaKeys {
+			if !want[k] {
+				return false
+			}
+		}
+		return true
+	})
+}

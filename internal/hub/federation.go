@@ -27,6 +27,7 @@ func (h *Hub) subscribe(ctx context.Context, nc *nats.Conn) error {
 		{fed.AllHeartbeat, h.onHeartbeat},
 		{fed.AllCheckpoint, h.onCheckpoint},
 		{fed.AllDatasetSync, h.onDatasetSync},
+		{fed.AllVisaKeys, h.onVisaKeys},
 	}
 	for _, s := range subs {
 		fn := s.fn

@@ -53,6 +53,7 @@ func (h *Hub) Handler() http.Handler {
 	// Each node's DICOMweb, relayed over the bus, and the viewer for it.
 	mux.HandleFunc("GET "+relayPrefix+"{node}/dicomweb/{path...}", h.relay)
 	mux.Handle("/viewer/", h.viewer)
+	mux.HandleFunc("GET /.well-known/jwks.json", h.jwks)
 	mux.Handle("/fdp", h.fdp)
 	mux.Handle("/fdp/", h.fdp)
 

@@ -25,6 +25,7 @@ import (
 	"github.com/cancerimage/cie/internal/store"
 	"github.com/cancerimage/cie/internal/version"
 	"github.com/cancerimage/cie/internal/viewer"
+	"github.com/cancerimage/cie/internal/visa"
 	"github.com/cancerimage/cie/internal/web"
 	"github.com/cancerimage/cie/internal/webauth"
 )
@@ -47,6 +48,7 @@ type Hub struct {
 	ready     *httpx.Ready
 	viewer    *viewer.Handler
 	fdp       *catalogue.FDP
+	visas     *visa.Issuer
 	op        *oidcop.Provider // the embedded OpenID provider, if configured
 	login     *oidcrp.Login    // the OIDC login, if configured
 
@@ -132,6 +134,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Hub, error) {
 	if h.fdp, err = catalogue.NewFDP(h.catalogueInfo(), catalogueSource{h}, log.With("part", "fdp")); err != nil {
 		return fail(err)
 	}
+	if h.visas, err = h.openVisaIssuer(); err != nil {
+		return fail(err)
+	}
 	h.reg = newRegistry(h)
 	h.gate = &webauth.Gate{Users: h.users, Sessions: h.sessions, Site: h.site, Audit: h.audit, Log: log, Realm: "cie hub", Home: "/nodes"}
 	if err := h.setupOIDC(ctx); err != nil {
@@ -214,6 +219,11 @@ func (h *Hub) Run(ctx context.Context) error {
 		return err
 	}
 	srv.Watch(h.reg.connEvent)
+
+	visaDone := make(chan struct{})
+	vctx, stopVisas := context.WithCancel(ctx)
+	go func() { defer close(visaDone); h.runVisas(vctx) }()
+	defer func() { stopVisas(); <-visaDone }()
 
 	regDone := make(chan struct{})
 	rctx, stopReg := context.WithCancel(ctx)

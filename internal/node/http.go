@@ -65,13 +65,15 @@ type Status struct {
 	Since     time.Time `json:"since,omitzero"`
 	AuditSize uint64    `json:"audit_size"`
 	Witnessed uint64    `json:"witnessed_size"`
+	// VisaKeys are the key ids of the hub's visa keys the node holds (fetched over the bus).
+	VisaKeys []string `json:"visa_keys"`
 }
 
 func (n *Node) status() Status {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return Status{Node: n.cfg.Name, Version: version.String(), Started: n.started, Hub: n.creds.HubURL, Connected: n.connected,
-		Since: n.since, AuditSize: n.audit.Size(), Witnessed: n.audit.LastWitnessedSize()}
+		Since: n.since, AuditSize: n.audit.Size(), Witnessed: n.audit.LastWitnessedSize(), VisaKeys: n.visas.KeyIDs()}
 }
 
 func (n *Node) apiStatus(w http.ResponseWriter, r *http.Request, p auth.Principal) {

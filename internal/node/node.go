@@ -30,6 +30,7 @@ import (
 	"github.com/cancerimage/cie/internal/store"
 	"github.com/cancerimage/cie/internal/version"
 	"github.com/cancerimage/cie/internal/viewer"
+	"github.com/cancerimage/cie/internal/visa"
 	"github.com/cancerimage/cie/internal/web"
 	"github.com/cancerimage/cie/internal/webauth"
 )
@@ -64,6 +65,7 @@ type Node struct {
 	relayMux *http.ServeMux // DICOMweb alone, for requests relayed by the hub
 	pacs     *pacs
 	datasets *dataset.Store
+	visas    *visa.NodeCache
 	nc       *nats.Conn // the bus connection while Run runs
 	dimseAE  string // "AE@host:port" while the DIMSE service listens
 
@@ -153,6 +155,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Node, error) {
 	n.archive = archive.New(archive.Options{DB: db, Blobs: n.blobs, Engine: engine, Audit: n.audit, Logger: log.With("part", "archive")})
 	n.pacs = newPACS(n.archive, log.With("part", "dimse"))
 	n.datasets = dataset.NewStore(db, n.archive.Index(), n.blobs, n.audit, cfg.Name)
+	n.visas, err = visa.OpenNodeCache(visa.NodeCacheOptions{Dir: filepath.Join(cfg.DataDir, "visa"), Node: cfg.Name,
+		Request: n.busRequest, Log: log.With("part", "visa")})
+	if err != nil {
+		return fail(fmt.Errorf("visa keys: %w", err))
+	}
 	if n.viewer, err = viewer.New(viewer.Options{Prefix: "/viewer/", DICOMweb: DICOMwebPrefix}); err != nil {
 		return fail(fmt.Errorf("viewer: %w", err))
 	}
@@ -222,6 +229,14 @@ func (n *Node) Run(ctx context.Context) error {
 	if _, err := nc.Subscribe(fed.PingSubject(n.cfg.Name), n.onPing); err != nil {
 		nc.Close()
 		return fmt.Errorf("subscribing to hub requests: %w", err)
+	}
+	if _, err := nc.Subscribe(fed.VisaUpdateSubject(n.cfg.Name), func(m *nats.Msg) {
+		if err := n.visas.HandleUpdate(m.Data); err != nil {
+			n.log.Warn("visa keys from the hub", "err", err)
+		}
+	}); err != nil {
+		nc.Close()
+		return fmt.Errorf("subscribing to visa keys: %w", err)
 	}
 	if _, err := nc.Subscribe(fed.RelaySubject(n.cfg.Name), func(m *nats.Msg) { n.onRelay(ctx, nc, m) }); err != nil {
 		nc.Close()
@@ -346,6 +361,11 @@ func (n *Node) onConnect(ctx context.Context, nc *nats.Conn) {
 	}
 	n.setConnected(ctx, true, w.Hub)
 	n.syncDatasets(ctx) // the hub's catalogue heals itself on every connect
+	go func() {
+		if err := n.visas.Refresh(ctx, "connect"); err != nil {
+			n.log.Warn("fetching visa keys", "err", err)
+		}
+	}()
 	if err := n.witness(ctx, nc); err != nil {
 		n.log.Warn("audit checkpoint not witnessed", "err", err)
 	}
@@ -439,4 +459,19 @@ func (n *Node) witness(ctx context.Context, nc *nats.Conn) error {
 		return fmt.Errorf("hub refused checkpoint %d: %s", parsed.Size, rep.Error)
 	}
 	return fmt.Errorf("hub refused checkpoint %d", parsed.Size)
+}
+
+// busRequest sends a request to the hub over the bus (the visa key cache uses it).
+func (n *Node) busRequest(ctx context.Context, subject string, data []byte) ([]byte, error) {
+	n.mu.Lock()
+	nc := n.nc
+	n.mu.Unlock()
+	if nc == nil {
+		return nil, fmt.Errorf("not connected to the hub")
+	}
+	m, err := nc.RequestWithContext(ctx, subject, data)
+	if err != nil {
+		return nil, err
+	}
+	return m.Data, nil
 }
