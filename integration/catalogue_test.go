@@ -59,8 +59,8 @@ func TestPublishToCatalogue(t *testing.T) {
 	}
 	meta := map[string]any{
 		"title": "Lung CT at diagnosis", "description": "Chest CT of generated lung cancer patients.", "keywords": []string{"lung", "CT"},
-		"cancer_types": []catalogue.Code{catalogue.Terms(catalogue.KindCancerType)[0].Code},
-		"body_parts":   []catalogue.Code{catalogue.Terms(catalogue.KindBodyPart)[0].Code},
+		"cancer_types":  []catalogue.Code{catalogue.Terms(catalogue.KindCancerType)[0].Code},
+		"body_parts":    []catalogue.Code{catalogue.Terms(catalogue.KindBodyPart)[0].Code},
 		"access_rights": "RESTRICTED", "license": "https://creativecommons.org/licenses/by-nc/4.0/",
 		"contact": map[string]string{"email": "data@alpha.example"}, "publisher": map[string]string{"name": "Alpha Hospital"},
 		"interoperability_level": "Tier 2", "query": map[string]string{"ModalitiesInStudy": "CT"},

@@ -67,7 +67,7 @@ type Node struct {
 	datasets *dataset.Store
 	visas    *visa.NodeCache
 	nc       *nats.Conn // the bus connection while Run runs
-	dimseAE  string // "AE@host:port" while the DIMSE service listens
+	dimseAE  string     // "AE@host:port" while the DIMSE service listens
 
 	mu        sync.Mutex
 	connected bool

@@ -191,9 +191,9 @@ type FacetRow struct {
 // DatasetRow is one dataset in a list.
 type DatasetRow struct {
 	ID, Title, Node, Description, Access, State string
-	Individuals, Studies                         int
-	CancerTypes, Modalities                      string
-	Href                                         string
+	Individuals, Studies                        int
+	CancerTypes, Modalities                     string
+	Href                                        string
 }
 
 // DatasetData is the Data of the "dataset" page.
