@@ -194,6 +194,26 @@ func TestDemo(t *testing.T) {
 		}
 	}
 
+	// Every node published its demo datasets; the hub's public catalogue lists them.
+	waitFor(t, 15*time.Second, "a demo dataset of every node in the catalogue", func() bool {
+		var cat struct {
+			Datasets []struct {
+				Node  string `json:"node"`
+				State string `json:"state"`
+			} `json:"datasets"`
+		}
+		if code, err := getJSON(context.Background(), df.Hub.URL+"/api/v1/catalogue", "", &cat); err != nil || code != 200 {
+			return false
+		}
+		nodes := map[string]bool{}
+		for _, d := range cat.Datasets {
+			if d.State == "published" {
+				nodes[d.Node] = true
+			}
+		}
+		return len(nodes) == len(df.Nodes)
+	})
+
 	// Probes, metrics, OpenAPI on every role; the API refuses anonymous callers.
 	bases := []string{df.Hub.URL}
 	for _, n := range df.Nodes {

@@ -128,6 +128,9 @@ func Demo(ctx context.Context, o DemoOptions) error {
 	if err := fillDemo(ctx, o, df); err != nil {
 		return err
 	}
+	if err := publishDemoDatasets(ctx, o, df); err != nil {
+		return err
+	}
 	printSummary(o.Out, df, filepath.Join(dir, "demo.json"), time.Since(start))
 	o.Log.Info("demo ready", "seconds", time.Since(start).Seconds())
 

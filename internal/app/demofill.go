@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cancerimage/cie/internal/catalogue"
 	"github.com/cancerimage/cie/internal/dicom"
 	"github.com/cancerimage/cie/internal/dimse"
 	"github.com/cancerimage/cie/internal/synth"
@@ -171,5 +172,97 @@ func fillNode(ctx context.Context, o DemoOptions, n DemoNode, say func(string)) 
 	}
 	took := time.Since(start)
 	say(fmt.Sprintf("  %s: %d instances stored in %.1f s (%.0f/s)", n.Name, sent, took.Seconds(), float64(sent)/took.Seconds()))
+	return nil
+}
+
+// publishDemoDatasets makes and publishes, at every node that has none, one dataset of
+// its CT studies and one of its MR studies, through the node's API as its data holder,
+// so that the hub's catalogue has something to show. Their cancer types are those of the
+// node's generated patients.
+func publishDemoDatasets(ctx context.Context, o DemoOptions, df *DemoFile) error {
+	for _, n := range df.Nodes {
+		holder := demoUser(df, n.Name+"-holder")
+		var existing []json.RawMessage
+		if err := demoAPI(ctx, "GET", n.URL+"/api/v1/datasets", holder.Token, nil, &existing); err != nil {
+			return err
+		}
+		if len(existing) > 0 {
+			continue
+		}
+		g, err := synth.New(DemoSynth(n.Name, o.Patients))
+		if err != nil {
+			return err
+		}
+		var cancers, parts []catalogue.Code
+		seen := map[string]bool{}
+		for c := range g.Clinical() {
+			if t, ok := catalogue.LookupCode(catalogue.KindCancerType, catalogue.SystemSNOMED, c.CancerCode); ok && !seen[t.Code.Code] {
+				seen[t.Code.Code] = true
+				cancers = append(cancers, t.Code)
+				// The explorer's body parts are named like its cancer types ("Lung Cancer": "Lung").
+				if b, ok := catalogue.LookupDisplay(catalogue.KindBodyPart, strings.TrimSuffix(t.Code.Display, " Cancer")); ok {
+					parts = append(parts, b.Code)
+				}
+			}
+		}
+		place := strings.ToUpper(n.Name[:1]) + n.Name[1:]
+		for _, m := range []struct{ modality, title, desc string }{
+			{"CT", "CT studies, " + place, "Every CT study of the demo node " + n.Name + ": staging and follow-up CT, some with a segmentation of the lesion. Generated data."},
+			{"MR", "MR studies, " + place, "Every MR study of the demo node " + n.Name + ". Generated data."},
+		} {
+			body := map[string]any{
+				"title": m.title, "description": m.desc, "keywords": []string{"demo", m.modality, "oncology"},
+				"cancer_types": cancers, "body_parts": parts, "access_rights": "RESTRICTED",
+				"license":                "https://creativecommons.org/licenses/by-nc/4.0/",
+				"contact":                map[string]string{"name": "Data desk", "email": "data@" + n.Name + ".example"},
+				"publisher":              map[string]string{"name": place + " University Hospital (demo)"},
+				"interoperability_level": "Tier 2", "query": map[string]string{"ModalitiesInStudy": m.modality},
+			}
+			var d struct {
+				ID string `json:"id"`
+			}
+			if err := demoAPI(ctx, "POST", n.URL+"/api/v1/datasets", holder.Token, body, &d); err != nil {
+				if strings.Contains(err.Error(), "no studies") {
+					continue // none of that modality at this node
+				}
+				return fmt.Errorf("node %s: %w", n.Name, err)
+			}
+			if err := demoAPI(ctx, "POST", n.URL+"/api/v1/datasets/"+d.ID+"/publish", holder.Token, nil, nil); err != nil {
+				return fmt.Errorf("node %s: %w", n.Name, err)
+			}
+			fmt.Fprintf(o.Out, "Published dataset %q of %s.\n", m.title, n.Name)
+		}
+	}
+	return nil
+}
+
+// demoAPI calls a node's JSON API.
+func demoAPI(ctx context.Context, method, url, token string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, url, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if resp.StatusCode >= 300 {
+		return fmt.Errorf("%s %s: %s: %s", method, url, resp.Status, data)
+	}
+	if out != nil {
+		return json.Unmarshal(data, out)
+	}
 	return nil
 }

@@ -77,3 +77,25 @@ test('a node shows its own overview page, connected to the hub', async () => {
     await b.close();
   }
 });
+
+test('anyone finds the demo datasets in the catalogue, filters by node and opens one', async () => {
+  const b = await browser();
+  try {
+    const page = await b.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(demo.hub.url + '/catalogue');
+    const all = await page.locator('#datasets li[data-dataset]').count();
+    assert.ok(all >= demo.nodes.length, `${all} datasets in the catalogue`);
+    await page.screenshot({ path: join(shots, 'catalogue.png'), fullPage: true });
+    const node = demo.nodes[0].name;
+    await Promise.all([page.waitForURL(/node=/), page.locator('.facets a', { hasText: node }).first().click()]);
+    const rows = await page.$$eval('#datasets li[data-dataset]', (els) => els.map((e) => e.textContent));
+    assert.ok(rows.length >= 1 && rows.length < all, `${rows.length} of ${all} after filtering by ${node}`);
+    for (const r of rows) assert.match(r, new RegExp(node));
+    await Promise.all([page.waitForURL(/\/catalogue\/[^?]+$/), page.locator('#datasets li a').first().click()]);
+    assert.match(await page.textContent('#dataset-title'), /studies/);
+    assert.match(await page.textContent('main'), /Content hash/);
+    await page.screenshot({ path: join(shots, 'dataset.png'), fullPage: true });
+  } finally {
+    await b.close();
+  }
+});
