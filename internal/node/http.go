@@ -30,6 +30,7 @@ func (n *Node) Handler() http.Handler {
 
 	n.dicomweb.Register(mux, n.archiveGuard)
 	n.registerArchivePages(mux)
+	n.registerDatasetPages(mux)
 	mux.Handle("/viewer/", n.viewer)
 
 	for _, rt := range n.apiRoutes() {

@@ -206,3 +206,20 @@ type DatasetData struct {
 	// Links to the machine-readable forms.
 	JSON, JSONLD, Turtle string
 }
+
+// NodeDatasetsData is the Data of the node's "node-datasets" page.
+type NodeDatasetsData struct {
+	Datasets []NodeDatasetRow
+	// Message reports the result of the last action.
+	Message string
+	// Hub is where published datasets appear (the hub's catalogue), if known.
+	Hub string
+}
+
+// NodeDatasetRow is one dataset of a node, with the actions its state allows.
+type NodeDatasetRow struct {
+	ID, Title, State, Access, ContentHash string
+	Version, Studies, Individuals         int
+	Modified                              time.Time
+	Actions                               []string // publish, invalidate, reactivate
+}

@@ -21,6 +21,7 @@
 //	"archive"      ArchiveData
 //	"catalogue"    CatalogueData
 //	"dataset"      DatasetData
+//	"node-datasets" NodeDatasetsData
 //	"error"        ErrorData
 //
 // Rendering is done into a buffer first: a template error gives a clean plain

@@ -43,6 +43,7 @@ var HubNav = []NavItem{
 var NodeNav = []NavItem{
 	{"home", "Overview", "/"},
 	{"archive", "Archive", "/archive"},
+	{"datasets", "Datasets", "/datasets"},
 	{"audit", "Audit", "/audit"},
 }
 

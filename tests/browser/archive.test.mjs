@@ -35,8 +35,8 @@ test('a data holder sees the archive, uploads files, releases and deletes quaran
     await login(page, node, holder);
     const count = async (what) => Number((await page.textContent(`[data-count=${what}]`)).replace(/\D/g, ''));
     const before = await count('instances');
-    assert.ok(before > 1000, `the demo node holds ${before} instances`);
-    assert.ok(await count('studies') > 50, 'studies');
+    assert.ok(before > 100, `the demo node holds ${before} instances`);
+    assert.ok(await count('studies') > 10, 'studies');
     assert.match(await page.textContent('main'), /DIMSE C-STORE/);
     await page.screenshot({ path: join(shots, 'archive.png'), fullPage: true });
 
@@ -65,11 +65,25 @@ test('a data holder sees the archive, uploads files, releases and deletes quaran
     assert.match(await page.textContent('#archive-message'), /Deleted/);
     assert.equal(await page.locator('#quarantine tr[data-reason="no-pixel-cleaning-rule"]').count(), n - 2);
 
+    // The demo's datasets: verify one, then withdraw it and bring it back.
+    await page.goto(node.url + '/datasets');
+    const ds = page.locator('#node-datasets tr[data-state="published"]').first();
+    const id = await ds.getAttribute('data-dataset');
+    await Promise.all([page.waitForURL(/done=/), ds.locator('button', { hasText: 'verify' }).click()]);
+    assert.match(await page.textContent('#datasets-message'), /content matches its recorded hash/);
+    await page.screenshot({ path: join(shots, 'node-datasets.png'), fullPage: true });
+    const row = () => page.locator(`#node-datasets tr[data-dataset="${id}"]`);
+    await Promise.all([page.waitForURL(/done=/), row().locator('button', { hasText: 'invalidate' }).click()]);
+    assert.equal(await row().getAttribute('data-state'), 'invalidated');
+    await Promise.all([page.waitForURL(/done=/), row().locator('button', { hasText: 'reactivate' }).click()]);
+    assert.equal(await row().getAttribute('data-state'), 'published');
+
     // Both actions are in the node's audit log.
     await page.goto(node.url + '/audit');
     const audit = await page.textContent('main');
     assert.match(audit, /quarantine\.released/);
     assert.match(audit, /quarantine\.deleted/);
+    assert.match(audit, /dataset\.invalidate/);
   } finally {
     await b.close();
   }
