@@ -17,6 +17,7 @@ import (
 	"github.com/cancerimage/cie/internal/fed"
 	"github.com/cancerimage/cie/internal/httpx"
 	"github.com/cancerimage/cie/internal/node/dataset"
+	"github.com/cancerimage/cie/internal/node/dicomweb"
 	"github.com/cancerimage/cie/internal/node/index"
 )
 
@@ -173,16 +174,11 @@ func (n *Node) apiCreateDataset(w http.ResponseWriter, r *http.Request, p auth.P
 }
 
 func tagOf(keyword string) (dicom.Tag, error) {
-	if len(keyword) == 8 {
-		var v uint32
-		if _, err := fmt.Sscanf(keyword, "%08X", &v); err == nil {
-			return dicom.Tag(v), nil
-		}
+	t, err := dicomweb.ParseAttr(keyword)
+	if err != nil || !index.Matchable(t, index.StudyLevel) {
+		return 0, fmt.Errorf("%q is not an attribute the index matches on", keyword)
 	}
-	if t, ok := index.TagByKeyword(keyword); ok {
-		return t, nil
-	}
-	return 0, fmt.Errorf("%q is not an attribute the index matches on", keyword)
+	return t, nil
 }
 
 func (n *Node) apiDatasetAction(w http.ResponseWriter, r *http.Request, p auth.Principal) {

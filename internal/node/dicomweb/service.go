@@ -133,7 +133,7 @@ func (s *Service) search(level index.Level) http.HandlerFunc {
 							includeAll = true
 							continue
 						}
-						t, err := parseAttr(f)
+						t, err := ParseAttr(f)
 						if err != nil {
 							httpx.Error(w, http.StatusBadRequest, "includefield: %v", err)
 							return
@@ -142,7 +142,7 @@ func (s *Service) search(level index.Level) http.HandlerFunc {
 					}
 				}
 			default:
-				t, err := parseAttr(key)
+				t, err := ParseAttr(key)
 				if err != nil {
 					httpx.Error(w, http.StatusBadRequest, "%v", err)
 					return
@@ -176,7 +176,7 @@ func (s *Service) search(level index.Level) http.HandlerFunc {
 }
 
 // parseAttr reads an attribute given by keyword or by eight hex digits.
-func parseAttr(s string) (dicom.Tag, error) {
+func ParseAttr(s string) (dicom.Tag, error) {
 	if len(s) == 8 {
 		if n, err := strconv.ParseUint(s, 16, 32); err == nil {
 			return dicom.Tag(n), nil

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/cancerimage/cie/internal/dicom"
-	"github.com/cancerimage/cie/internal/dicom/dict"
 	"github.com/cancerimage/cie/internal/dicom/tags"
 	"github.com/cancerimage/cie/internal/store"
 )
@@ -438,14 +437,4 @@ func globPattern(v string) string {
 		}
 	}
 	return b.String()
-}
-
-// TagByKeyword returns the tag of a matchable attribute named by its keyword.
-func TagByKeyword(keyword string) (dicom.Tag, bool) {
-	for t := range attributes {
-		if e, ok := dict.Lookup(uint32(t)); ok && e.Keyword == keyword {
-			return t, true
-		}
-	}
-	return 0, false
 }
