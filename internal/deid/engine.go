@@ -127,27 +127,15 @@ type run struct {
 	drop []*dicom.Element
 }
 
-func str(ds *dicom.Dataset, tag dicom.Tag) string {
-	e := ds.Get(tag)
-	if e == nil || e.IsSequence() {
-		return ""
-	}
-	v, err := e.Value()
-	if err != nil {
-		return ""
-	}
-	return dicom.TrimText(v)
-}
-
 // Check returns a *QuarantineError if the file must not be de-identified
 // automatically, nil if it may.
 func (en *Engine) Check(f *dicom.File) error {
 	ds := f.Dataset
-	sop := str(ds, tagSOPClassUID)
+	sop := ds.Text(tagSOPClassUID)
 	if sop == "" {
 		return quarantine(ReasonNoSOPClass, "the data set has no SOP Class UID (0008,0016)")
 	}
-	if strings.EqualFold(str(ds, tagBurnedIn), "YES") {
+	if strings.EqualFold(ds.Text(tagBurnedIn), "YES") {
 		return quarantine(ReasonBurnedIn, "Burned In Annotation (0028,0301) is YES: the pixels show identifying text")
 	}
 	if isSecondaryCapture(sop) || isUltrasound(sop) {
@@ -187,7 +175,7 @@ func (en *Engine) Apply(f *dicom.File) (Result, error) {
 // holder looked at and released (no burned-in text, say). The profile is
 // applied in full; attributes of an unknown SOP class are taken as Type 1.
 func (en *Engine) ApplyReleased(f *dicom.File) (Result, error) {
-	if str(f.Dataset, tagSOPClassUID) == "" {
+	if f.Dataset.Text(tagSOPClassUID) == "" {
 		return Result{}, quarantine(ReasonNoSOPClass, "the data set has no SOP Class UID (0008,0016)")
 	}
 	return en.apply(f)
@@ -195,15 +183,15 @@ func (en *Engine) ApplyReleased(f *dicom.File) (Result, error) {
 
 func (en *Engine) apply(f *dicom.File) (Result, error) {
 	ds := f.Dataset
-	res := Result{SOPClassUID: str(ds, tagSOPClassUID)}
-	issuer, pid := str(ds, tagIssuerOfPatientID), str(ds, tagPatientID)
+	res := Result{SOPClassUID: ds.Text(tagSOPClassUID)}
+	issuer, pid := ds.Text(tagIssuerOfPatientID), ds.Text(tagPatientID)
 	res.OriginalPatientID = pid
-	res.OriginalStudyUID = str(ds, tagStudyInstanceUID)
+	res.OriginalStudyUID = ds.Text(tagStudyInstanceUID)
 	res.PatientPseudonym = en.ps.PatientID(issuer, pid)
 	r := &run{en: en, sop: res.SOPClassUID, shift: en.ps.DateShift(issuer, pid), res: &res, root: ds}
 	r.cs = charsetOf(ds, charset.Default())
 	r.collectSecrets(ds)
-	acc, accIssuer := str(ds, tagAccessionNumber), str(ds, tagIssuerOfAccession)
+	acc, accIssuer := ds.Text(tagAccessionNumber), ds.Text(tagIssuerOfAccession)
 
 	if err := r.dataset(ds, true); err != nil {
 		return res, err
@@ -229,15 +217,15 @@ func (en *Engine) apply(f *dicom.File) (Result, error) {
 		if err := r.dataset(f.Meta, false); err != nil {
 			return res, err
 		}
-		if inst := str(ds, tagSOPInstanceUID); inst != "" {
+		if inst := ds.Text(tagSOPInstanceUID); inst != "" {
 			if err := f.Meta.Set(tagMediaStorageSOPInst, dicom.UI, dicom.PadText(dicom.UI, inst)); err != nil {
 				return res, quarantine(ReasonInvalidElement, "setting %s: %v", tagMediaStorageSOPInst, err)
 			}
 		}
 	}
-	res.StudyUID = str(ds, tagStudyInstanceUID)
-	res.SeriesUID = str(ds, tagSeriesInstanceUID)
-	res.InstanceUID = str(ds, tagSOPInstanceUID)
+	res.StudyUID = ds.Text(tagStudyInstanceUID)
+	res.SeriesUID = ds.Text(tagSeriesInstanceUID)
+	res.InstanceUID = ds.Text(tagSOPInstanceUID)
 	return res, nil
 }
 
