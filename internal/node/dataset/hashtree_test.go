@@ -3,21 +3,12 @@ package dataset
 import (
 	"bytes"
 	"context"
-	"io"
-	"log/slog"
-	"path/filepath"
 	"testing"
 
-	"golang.org/x/mod/sumdb/note"
-
-	"github.com/cancerimage/cie/internal/audit"
-	"github.com/cancerimage/cie/internal/blob"
-	"github.com/cancerimage/cie/internal/deid"
 	"github.com/cancerimage/cie/internal/dicom"
 	"github.com/cancerimage/cie/internal/dicom/tags"
 	"github.com/cancerimage/cie/internal/node/archive"
-	"github.com/cancerimage/cie/internal/node/migrations"
-	"github.com/cancerimage/cie/internal/store"
+	"github.com/cancerimage/cie/internal/node/archive/archivetest"
 	"github.com/cancerimage/cie/internal/synth"
 )
 
@@ -25,26 +16,7 @@ import (
 func fixture(t *testing.T) (*archive.Archive, []string, [][]byte) {
 	t.Helper()
 	ctx := context.Background()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	db, err := store.OpenMigrated(ctx, filepath.Join(t.TempDir(), "n.db"), log, migrations.FS, migrations.Table)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	bs, err := blob.Open(ctx, "file://"+t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	skey, vkey, _ := audit.GenerateKey("cie-node-t")
-	s, _ := note.NewSigner(skey)
-	v, _ := note.NewVerifier(vkey)
-	al, err := audit.Open(ctx, audit.Options{Dir: t.TempDir(), Signer: s, Verifier: v})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { al.Close(context.Background()) })
-	en, _ := deid.New([]byte("dataset-test-key-0123456789abcdef"), deid.Options{})
-	a := archive.New(archive.Options{DB: db, Blobs: bs, Engine: en, Audit: al, Logger: log})
+	a := archivetest.Open(t)
 	g, err := synth.New(synth.Options{Seed: 3, Node: "t", Patients: 2, Rows: 16, Columns: 16, MinSlices: 3, MaxSlices: 3})
 	if err != nil {
 		t.Fatal(err)

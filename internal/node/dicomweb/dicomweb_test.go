@@ -2,7 +2,6 @@ package dicomweb
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,42 +16,16 @@ import (
 	"strings"
 	"testing"
 
-	"golang.org/x/mod/sumdb/note"
-
-	"github.com/cancerimage/cie/internal/audit"
-	"github.com/cancerimage/cie/internal/blob"
-	"github.com/cancerimage/cie/internal/deid"
 	"github.com/cancerimage/cie/internal/dicom"
 	"github.com/cancerimage/cie/internal/dicom/tags"
-	"github.com/cancerimage/cie/internal/node/archive"
-	"github.com/cancerimage/cie/internal/node/migrations"
-	"github.com/cancerimage/cie/internal/store"
+	"github.com/cancerimage/cie/internal/node/archive/archivetest"
 	"github.com/cancerimage/cie/internal/testenv"
 )
 
 func server(t *testing.T) *httptest.Server {
 	t.Helper()
-	ctx := context.Background()
+	a := archivetest.Open(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	db, err := store.OpenMigrated(ctx, filepath.Join(t.TempDir(), "n.db"), log, migrations.FS, migrations.Table)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	bs, err := blob.Open(ctx, "file://"+t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	skey, vkey, _ := audit.GenerateKey("cie-node-t")
-	s, _ := note.NewSigner(skey)
-	v, _ := note.NewVerifier(vkey)
-	al, err := audit.Open(ctx, audit.Options{Dir: t.TempDir(), Signer: s, Verifier: v})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { al.Close(context.Background()) })
-	en, _ := deid.New([]byte("dicomweb-test-key-0123456789abcdef"), deid.Options{})
-	a := archive.New(archive.Options{DB: db, Blobs: bs, Engine: en, Audit: al, Logger: log})
 	mux := http.NewServeMux()
 	New(a, "/dicomweb", nil, log).Register(mux, func(h http.HandlerFunc) http.HandlerFunc { return h })
 	srv := httptest.NewServer(mux)
