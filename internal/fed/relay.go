@@ -65,6 +65,10 @@ type RelayRequest struct {
 	// User and Role are who the hub authenticated; the node applies its own policy.
 	User string `json:"user"`
 	Role string `json:"role"`
+	// Visas are the GA4GH visas (JWTs) the hub issued to User for datasets of this node
+	// and that have not expired; the node verifies them itself and decides (a node never
+	// trusts Role alone for a dataset's images).
+	Visas []string `json:"visas,omitempty"`
 	// BaseURL is the DICOMweb root as the client sees it through the hub, for the URLs
 	// in answers (RetrieveURL, BulkDataURI).
 	BaseURL string `json:"base_url"`
