@@ -24,6 +24,8 @@ import (
 	"gocloud.dev/blob/fileblob"
 	"gocloud.dev/blob/s3blob"
 	"gocloud.dev/gcerrors"
+
+	"github.com/cancerimage/cie/internal/groupcommit"
 )
 
 // ErrNotFound is returned (wrapped) by Get, Stat and Delete when no object
@@ -59,6 +61,9 @@ type Store struct {
 	root string
 	// desc names the store in error messages ("file:///dir", "s3://bucket").
 	desc string
+	// pend and syncer serve PutUnsynced and Sync (file backend).
+	pend   pending
+	syncer *groupcommit.Committer
 }
 
 // contentType is stored with every object. Setting it also keeps gocloud
@@ -156,7 +161,9 @@ func openDir(dir string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening blob store %s: %w", abs, err)
 	}
-	return &Store{bucket: b, file: true, root: abs, desc: "file://" + abs}, nil
+	st := &Store{bucket: b, file: true, root: abs, desc: "file://" + abs}
+	st.syncer = groupcommit.New(st.flush)
+	return st, nil
 }
 
 func openS3(ctx context.Context, u *url.URL) (*Store, error) {
@@ -278,6 +285,9 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (Info, error) 
 	if err := ctx.Err(); err != nil {
 		return Info{}, fmt.Errorf("putting %s: %w", key, err)
 	}
+	if s.file && plainKey(key) {
+		return s.writeFile(ctx, key, r, true)
+	}
 	// gocloud aborts a write whose context is cancelled before Close.
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -323,6 +333,33 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (Info, error) 
 		}
 	}
 	return Info{Key: key, Size: n, SHA256: h.Sum(nil)}, nil
+}
+
+// PutUnsynced is Put without waiting for the disk: the object is in place when it
+// returns, and survives the process being killed, but not the machine losing power until
+// Sync has returned. Writers that store many objects at once (the node's ingest) call
+// Sync before they acknowledge, so that concurrent writers share the flushes. On S3 it
+// is Put (an object is durable once stored).
+func (s *Store) PutUnsynced(ctx context.Context, key string, r io.Reader) (Info, error) {
+	if err := ValidKey(key); err != nil {
+		return Info{}, fmt.Errorf("putting %s: %w", key, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return Info{}, fmt.Errorf("putting %s: %w", key, err)
+	}
+	if s.file && plainKey(key) {
+		return s.writeFile(ctx, key, r, false)
+	}
+	return s.Put(ctx, key, r)
+}
+
+// Sync returns once every PutUnsynced that returned before Sync was called is on disk
+// (the data, its name, and any folder made for it). Concurrent calls share one flush.
+func (s *Store) Sync(ctx context.Context) error {
+	if s.syncer == nil {
+		return nil
+	}
+	return s.syncer.Wait(ctx)
 }
 
 // newWriter starts the write of key, setting *f to the temporary file on the

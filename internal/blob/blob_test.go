@@ -56,6 +56,7 @@ func runSuite(t *testing.T, url string) {
 	t.Run("ReaderFails", func(t *testing.T) { testReaderFails(t, s, "fail/") })
 	t.Run("Cancel", func(t *testing.T) { testCancel(t, s, "cancel/") })
 	t.Run("ConcurrentOverwrite", func(t *testing.T) { testConcurrentOverwrite(t, s, "concurrent/") })
+	t.Run("Unsynced", func(t *testing.T) { testUnsynced(t, s, "unsynced/") })
 	// Last: nothing any subtest aborted may be visible or left over.
 	t.Run("NoLeftovers", func(t *testing.T) { testNoLeftovers(t, s) })
 }
@@ -694,5 +695,58 @@ func TestOpenS3MissingBucket(t *testing.T) {
 	if s, err := Open(t.Context(), bad); err == nil {
 		s.Close()
 		t.Fatalf("Open(%s) of a missing bucket succeeded", bad)
+	}
+}
+
+// testUnsynced checks PutUnsynced and Sync: objects are readable at once, odd keys (which
+// the file backend's direct writer leaves to gocloud) work too, many writers share the
+// flushes, and a Sync after a Delete of a pending object still succeeds.
+func testUnsynced(t *testing.T, s *Store, p string) {
+	ctx := t.Context()
+	keys := []string{p + "a/b/c.dcm", p + "x../y", p + "sp ace/é", p + "1.2.840/2.25.9"}
+	for i, k := range keys {
+		b := data(uint64(i), 1000+i)
+		info, err := s.PutUnsynced(ctx, k, bytes.NewReader(b))
+		if err != nil {
+			t.Fatalf("PutUnsynced(%q): %v", k, err)
+		}
+		if info.Size != int64(len(b)) || !bytes.Equal(info.SHA256, sum(b)) {
+			t.Errorf("PutUnsynced(%q): info %+v", k, info)
+		}
+		if got := mustGet(t, s, k); !bytes.Equal(got, b) {
+			t.Errorf("Get(%q) after PutUnsynced: %d bytes, want %d", k, len(got), len(b))
+		}
+	}
+	if err := s.Delete(ctx, keys[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Sync(ctx); err != nil {
+		t.Fatalf("Sync after a delete: %v", err)
+	}
+	const writers, each = 8, 10
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				k := fmt.Sprintf("%sw%d/%d", p, w, i)
+				if _, err := s.PutUnsynced(ctx, k, bytes.NewReader(data(uint64(w*each+i), 5000))); err != nil {
+					t.Error(err)
+					return
+				}
+				if err := s.Sync(ctx); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n := len(listKeys(t, s, p+"w")); n != writers*each {
+		t.Errorf("%d objects listed, want %d", n, writers*each)
+	}
+	if s.syncer != nil {
+		t.Logf("%d syncs for %d Sync calls", s.syncer.Runs(), writers*each+1)
 	}
 }

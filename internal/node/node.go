@@ -152,7 +152,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Node, error) {
 	if err != nil {
 		return fail(fmt.Errorf("de-identification: %w", err))
 	}
-	n.archive = archive.New(archive.Options{DB: db, Blobs: n.blobs, Engine: engine, Audit: n.audit, Logger: log.With("part", "archive")})
+	n.archive = archive.New(archive.Options{DB: db, Blobs: n.blobs, Engine: engine, Audit: n.audit, Logger: log.With("part", "archive"), StateDir: cfg.DataDir})
 	n.pacs = newPACS(n.archive, log.With("part", "dimse"))
 	n.datasets = dataset.NewStore(db, n.archive.Index(), n.blobs, n.audit, cfg.Name)
 	n.visas, err = visa.OpenNodeCache(visa.NodeCacheOptions{Dir: filepath.Join(cfg.DataDir, "visa"), Node: cfg.Name,
@@ -180,6 +180,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Node, error) {
 }
 
 func (n *Node) closeStores(ctx context.Context) {
+	if n.archive != nil {
+		if err := n.archive.Close(ctx); err != nil {
+			n.log.Warn("closing archive", "err", err)
+		}
+	}
 	if n.audit != nil {
 		if err := n.audit.Close(ctx); err != nil {
 			n.log.Warn("closing audit log", "err", err)
@@ -203,6 +208,9 @@ func (n *Node) Run(ctx context.Context) error {
 		return err
 	}
 	defer ln.Close()
+	if _, err := n.archive.Recover(ctx); err != nil {
+		return fmt.Errorf("checking the archive after the last stop: %w", err)
+	}
 	n.mu.Lock()
 	n.httpURL = "http://" + ln.Addr().String()
 	n.mu.Unlock()

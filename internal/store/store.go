@@ -15,6 +15,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"github.com/cancerimage/cie/internal/groupcommit"
 )
 
 // Dialect names the SQL engine behind a [DB].
@@ -41,6 +43,9 @@ type DB struct {
 	dialect Dialect
 	url     string // redacted, for logs and errors
 	logger  *slog.Logger
+	// wal is the SQLite write-ahead log's path, and walSync shares its flushes (Sync).
+	wal     string
+	walSync *groupcommit.Committer
 }
 
 // Querier is what [DB] and [Tx] have in common, so data-access code can run inside or
@@ -179,7 +184,38 @@ func openSQLite(ctx context.Context, path string, logger *slog.Logger) (*DB, err
 		logger.WarnContext(ctx, "sqlite: WAL mode unavailable on this file system; concurrent access will be slower",
 			"path", abs, "journal_mode", mode)
 	}
-	return &DB{sql: sqlDB, dialect: SQLite}, nil
+	db := &DB{sql: sqlDB, dialect: SQLite, wal: abs + "-wal"}
+	db.walSync = groupcommit.New(db.flushWAL)
+	return db, nil
+}
+
+// Sync returns once every transaction committed before Sync was called is on disk. A
+// SQLite database commits with synchronous=NORMAL (a commit survives the process being
+// killed, not a power loss, until the log is flushed); writers that must not lose an
+// acknowledged commit call Sync before acknowledging, and concurrent callers share one
+// flush of the log. PostgreSQL commits durably: Sync returns at once.
+func (db *DB) Sync(ctx context.Context) error {
+	if db.walSync == nil {
+		return nil
+	}
+	return db.walSync.Wait(ctx)
+}
+
+// flushWAL flushes SQLite's write-ahead log. Frames a checkpoint has already moved into
+// the database file were flushed by that checkpoint.
+func (db *DB) flushWAL(context.Context) error {
+	f, err := os.Open(db.wal)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("syncing the database log: %w", err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("syncing the database log %s: %w", db.wal, err)
+	}
+	return nil
 }
 
 func ping(ctx context.Context, db *sql.DB, timeout time.Duration) error {

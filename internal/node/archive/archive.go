@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cancerimage/cie/internal/audit"
@@ -77,6 +78,13 @@ type Archive struct {
 	audit  *audit.Log
 	log    *slog.Logger
 	now    func() time.Time
+
+	// Crash recovery (recover.go): the state file's folder, whether anything was
+	// ingested since the last mark, and the marking goroutine.
+	stateDir  string
+	dirty     atomic.Bool
+	stopMarks context.CancelFunc
+	marksDone chan struct{}
 }
 
 // Options wire an Archive.
@@ -86,11 +94,14 @@ type Options struct {
 	Engine *deid.Engine
 	Audit  *audit.Log
 	Logger *slog.Logger
+	// StateDir is where the archive keeps its crash-recovery state (see Recover); none
+	// if empty.
+	StateDir string
 }
 
 // New returns an archive.
 func New(o Options) *Archive {
-	return &Archive{db: o.DB, ix: index.New(o.DB), blobs: o.Blobs, engine: o.Engine, audit: o.Audit, log: o.Logger, now: time.Now}
+	return &Archive{db: o.DB, ix: index.New(o.DB), blobs: o.Blobs, engine: o.Engine, audit: o.Audit, log: o.Logger, now: time.Now, stateDir: o.StateDir}
 }
 
 // Index returns the archive's index.
@@ -132,7 +143,7 @@ func (a *Archive) Ingest(ctx context.Context, r io.ReaderAt, size int64, src Sou
 	if err != nil {
 		return Outcome{}, fmt.Errorf("de-identifying: %w", err)
 	}
-	return a.store(ctx, f, res, src)
+	return a.store(ctx, f, res, src, size)
 }
 
 // IngestDataset is Ingest for a bare data set of size bytes in transfer syntax ts, as a
@@ -162,30 +173,35 @@ func (a *Archive) IngestDataset(ctx context.Context, r io.ReaderAt, size int64, 
 	if err != nil {
 		return Outcome{}, fmt.Errorf("de-identifying: %w", err)
 	}
-	return a.store(ctx, f, res, src)
+	return a.store(ctx, f, res, src, size)
 }
 
-// store writes the de-identified f and indexes it.
-func (a *Archive) store(ctx context.Context, f *dicom.File, res deid.Result, src Source) (Outcome, error) {
+// store writes the de-identified f (received as size bytes) and indexes it, and returns
+// once both are on disk.
+func (a *Archive) store(ctx context.Context, f *dicom.File, res deid.Result, src Source, size int64) (Outcome, error) {
 	out := Outcome{StudyUID: res.StudyUID, SeriesUID: res.SeriesUID, SOPUID: res.InstanceUID, SOPClassUID: res.SOPClassUID}
 	rec, err := index.FromDataset(f.Dataset, f.TS.UID)
 	if err != nil {
 		return a.quarantineFile(ctx, f, src, "cannot-index", err.Error())
 	}
 	if _, err := a.ix.Get(ctx, rec.SOPUID); err == nil {
+		// Already here; another ingest of it may still be on its way to the disk.
 		out.Status = Duplicate
-		return out, nil
+		return out, a.durable(ctx)
 	} else if !errors.Is(err, index.ErrNotFound) {
 		return out, err
 	}
 	key := InstanceKey(rec.StudyUID, rec.SeriesUID, rec.SOPUID)
-	info, err := a.putFile(ctx, key, f)
+	info, err := a.putFile(ctx, key, f, size)
 	if err != nil {
 		return out, err
 	}
 	rec.Size, rec.SHA256, rec.BlobKey, rec.Source = info.Size, hex.EncodeToString(info.SHA256), key, src.String()
 	added, err := a.ix.Put(ctx, rec, a.now())
 	if err != nil {
+		return out, err
+	}
+	if err := a.durable(ctx); err != nil {
 		return out, err
 	}
 	out.Size = info.Size
@@ -196,14 +212,55 @@ func (a *Archive) store(ctx context.Context, f *dicom.File, res deid.Result, src
 	return out, nil
 }
 
-// putFile streams f into the blob store under key.
-func (a *Archive) putFile(ctx context.Context, key string, f *dicom.File) (blob.Info, error) {
+// durable returns once every file and index row written before it was called is on disk:
+// the blob store's and the database's flushes run at the same time, each shared with
+// the concurrent ingests that wait for it (group commit).
+func (a *Archive) durable(ctx context.Context) error {
+	dbErr := make(chan error, 1)
+	go func() { dbErr <- a.db.Sync(ctx) }()
+	err := a.blobs.Sync(ctx)
+	if derr := <-dbErr; err == nil {
+		err = derr
+	}
+	if err != nil {
+		return fmt.Errorf("making the ingest durable: %w", err)
+	}
+	a.dirty.Store(true)
+	return nil
+}
+
+// smallFile is the size up to which an instance is written from one buffer; larger ones
+// are streamed.
+const smallFile = 32 << 20
+
+var fileBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// putFile writes f (received as size bytes) into the blob store under key, not yet
+// flushed (see durable).
+func (a *Archive) putFile(ctx context.Context, key string, f *dicom.File, size int64) (blob.Info, error) {
+	if size < smallFile {
+		buf := fileBufs.Get().(*bytes.Buffer)
+		defer func() {
+			if buf.Cap() <= smallFile {
+				buf.Reset()
+				fileBufs.Put(buf)
+			}
+		}()
+		if _, err := f.WriteTo(buf); err != nil {
+			return blob.Info{}, fmt.Errorf("storing %s: %w", key, err)
+		}
+		info, err := a.blobs.PutUnsynced(ctx, key, bytes.NewReader(buf.Bytes()))
+		if err != nil {
+			return info, fmt.Errorf("storing %s: %w", key, err)
+		}
+		return info, nil
+	}
 	pr, pw := io.Pipe()
 	go func() {
 		_, err := f.WriteTo(pw)
 		pw.CloseWithError(err)
 	}()
-	info, err := a.blobs.Put(ctx, key, pr)
+	info, err := a.blobs.PutUnsynced(ctx, key, pr)
 	pr.CloseWithError(errors.New("blob store stopped reading"))
 	if err != nil {
 		return info, fmt.Errorf("storing %s: %w", key, err)
@@ -376,7 +433,7 @@ func (a *Archive) Release(ctx context.Context, id, actor string) (Outcome, error
 	if err != nil {
 		return Outcome{}, fmt.Errorf("quarantine %s cannot be released: %w", id, err)
 	}
-	out, err := a.store(ctx, f, res, Source{Kind: "released", Peer: actor, Name: q.Name})
+	out, err := a.store(ctx, f, res, Source{Kind: "released", Peer: actor, Name: q.Name}, int64(len(data)))
 	if err != nil {
 		return out, err
 	}
