@@ -20,6 +20,7 @@ import (
 	"github.com/cancerimage/cie/internal/bus"
 	"github.com/cancerimage/cie/internal/catalogue"
 	"github.com/cancerimage/cie/internal/httpx"
+	"github.com/cancerimage/cie/internal/hub/members"
 	"github.com/cancerimage/cie/internal/hub/migrations"
 	"github.com/cancerimage/cie/internal/settings"
 	"github.com/cancerimage/cie/internal/store"
@@ -36,6 +37,7 @@ type Hub struct {
 	log       *slog.Logger
 	db        *store.DB
 	users     *auth.Users
+	members   *members.Store
 	sessions  *auth.Sessions
 	audit     *audit.Log
 	keys      Keys
@@ -109,7 +111,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Hub, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Hub{cfg: cfg, log: log, db: db, users: auth.NewUsers(db), metrics: httpx.NewMetrics("hub"), ready: httpx.NewReady("starting")}
+	h := &Hub{cfg: cfg, log: log, db: db, users: auth.NewUsers(db), members: members.New(db), metrics: httpx.NewMetrics("hub"), ready: httpx.NewReady("starting")}
 	fail := func(err error) (*Hub, error) { h.closeStores(context.Background()); return nil, err }
 	if h.keys, err = LoadKeys(cfg); err != nil {
 		return fail(err)
