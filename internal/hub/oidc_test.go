@@ -796,7 +796,9 @@ func TestOIDCConfig(t *testing.T) {
 		"oidc.role_map":           func(c *Config) { c.OIDC.Embedded, c.OIDC.RoleMap = true, []string{"x=king"} },
 		"oidc.default_role":       func(c *Config) { c.OIDC.Embedded, c.OIDC.DefaultRole = true, "king" },
 		"oidc.client_secret_file": func(c *Config) { c.OIDC.ClientSecretFile = "/x" },
-		"oidc.node_map":           func(c *Config) { c.OIDC.Embedded, c.OIDC.NodeClaim, c.OIDC.NodeMap = true, "groups", []string{"/g=Oslo!"} },
+		"oidc.node_map": func(c *Config) {
+			c.OIDC.Embedded, c.OIDC.NodeClaim, c.OIDC.NodeMap = true, "groups", []string{"/g=Oslo!"}
+		},
 	} {
 		c := base()
 		set(&c)

@@ -105,8 +105,8 @@ type Identity struct {
 	// left as they are).
 	NodeValues []string
 	NodeClaim  bool
-	IDToken  string   // the raw ID token, for the logout hint
-	Next     string   // the local page to return to
+	IDToken    string // the raw ID token, for the logout hint
+	Next       string // the local page to return to
 }
 
 // RP is a relying party for one provider. It is safe for concurrent use.
