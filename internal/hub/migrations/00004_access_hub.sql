@@ -47,7 +47,11 @@ CREATE TABLE baskets (
     PRIMARY KEY (user_name, dataset)
 );
 
+-- Who attached a file to a request.
+ALTER TABLE access_attachments ADD COLUMN author TEXT NOT NULL DEFAULT '';
+
 -- +goose Down
+ALTER TABLE access_attachments DROP COLUMN author;
 DROP TABLE baskets;
 DROP TABLE notices;
 DROP TABLE access_visas;
