@@ -71,7 +71,7 @@ func (h *Hub) Handler() http.Handler {
 // these (a test checks).
 func (h *Hub) apiRoutes() []httpx.Route {
 	api := h.gate.API
-	return []httpx.Route{
+	return append([]httpx.Route{
 		httpx.OpenAPIRoute(openAPI),
 		{Pattern: "GET /api/v1/me", Handler: api(h.apiMe)},
 		{Pattern: "GET /api/v1/nodes", Handler: api(h.apiNodes)},
@@ -80,7 +80,7 @@ func (h *Hub) apiRoutes() []httpx.Route {
 		{Pattern: "GET /api/v1/audit/checkpoint", Handler: api(h.apiCheckpoint)},
 		{Pattern: "GET /api/v1/catalogue", Handler: h.apiCatalogue},
 		{Pattern: "GET /api/v1/catalogue/{id}", Handler: h.apiCatalogue},
-	}
+	}, h.accessRoutes()...)
 }
 
 func (h *Hub) apiMe(w http.ResponseWriter, r *http.Request, p auth.Principal) {
