@@ -39,9 +39,9 @@ func (h *Hub) Handler() http.Handler {
 	mux.HandleFunc("GET /audit", h.auditPage)
 	mux.HandleFunc("GET /catalogue", h.cataloguePage)
 	mux.HandleFunc("GET /catalogue/{id}", h.datasetPage)
+	h.registerAccessPages(mux)
 	for _, p := range []struct{ path, key, what, desc string }{
 		{"/search", "search", "Federated search", "Count matching subjects and studies on every node, with disclosure control decided at each node."},
-		{"/requests", "requests", "Access requests", "Ask data holders for access to datasets and follow each decision."},
 		{"/jobs", "jobs", "Federated jobs", "Run analyses and training where the data lives, with results released by each node."},
 	} {
 		p := p

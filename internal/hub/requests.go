@@ -555,9 +555,12 @@ func (h *Hub) apiPassport(w http.ResponseWriter, r *http.Request, a access.Actor
 		h.accessError(w, err)
 		return
 	}
-	if strings.Contains(r.Header.Get("Accept"), "application/jwt") {
+	if strings.Contains(r.Header.Get("Accept"), "application/jwt") || r.URL.Query().Get("format") == "jwt" {
 		w.Header().Set("Content-Type", "application/jwt")
 		w.Header().Set("Cache-Control", "no-store")
+		if r.URL.Query().Get("format") == "jwt" {
+			w.Header().Set("Content-Disposition", `attachment; filename="passport.jwt"`)
+		}
 		io.WriteString(w, tok)
 		return
 	}
