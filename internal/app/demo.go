@@ -232,7 +232,7 @@ func initDemo(ctx context.Context, o DemoOptions) (*DemoFile, error) {
 	hcfg.DataDir = filepath.Join(o.Dir, "hub")
 	hcfg.HTTP.Listen = httpAddr
 	hcfg.Bus.Listen = busAddr
-	hcfg.OIDC.Embedded = true // the login page goes through the embedded OpenID provider, over the users below
+	hcfg.OIDC.Embedded = true     // the login page goes through the embedded OpenID provider, over the users below
 	hcfg.Access.AutoReview = true // requests go straight to the data holders (no platform review in the demo)
 	if err := os.MkdirAll(hcfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating %s: %w", hcfg.DataDir, err)

@@ -115,6 +115,6 @@ type PassportData struct {
 // VisaRow is one issued visa.
 type VisaRow struct {
 	JTI, User, Node, Dataset, Access, Request, RequestHref, State string
-	Issued, Expires                                                time.Time
-	CanRevoke                                                      bool
+	Issued, Expires                                               time.Time
+	CanRevoke                                                     bool
 }
