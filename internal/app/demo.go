@@ -23,6 +23,7 @@ import (
 	"github.com/cancerimage/cie/internal/bus"
 	"github.com/cancerimage/cie/internal/config"
 	"github.com/cancerimage/cie/internal/hub"
+	"github.com/cancerimage/cie/internal/hub/members"
 	"github.com/cancerimage/cie/internal/node"
 )
 
@@ -231,7 +232,8 @@ func initDemo(ctx context.Context, o DemoOptions) (*DemoFile, error) {
 	hcfg.DataDir = filepath.Join(o.Dir, "hub")
 	hcfg.HTTP.Listen = httpAddr
 	hcfg.Bus.Listen = busAddr
-	hcfg.OIDC.Embedded = true // the login page goes through the embedded OpenID provider, over the users below
+	hcfg.OIDC.Embedded = true     // the login page goes through the embedded OpenID provider, over the users below
+	hcfg.Access.AutoReview = true // requests go straight to the data holders (no platform review in the demo)
 	if err := os.MkdirAll(hcfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating %s: %w", hcfg.DataDir, err)
 	}
@@ -253,11 +255,16 @@ func initDemo(ctx context.Context, o DemoOptions) (*DemoFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	users := auth.NewUsers(db)
+	users, member := auth.NewUsers(db), members.New(db)
 	add := func(name, role, nodeName string) (DemoUser, error) {
 		u := DemoUser{Name: name, Role: role, Node: nodeName, Password: auth.RandomSecret(12)}
 		if err := users.Put(ctx, name, role, u.Password); err != nil {
 			return u, err
+		}
+		if nodeName != "" { // the node's data holder and admin decide on its datasets' requests
+			if err := member.Set(ctx, name, []string{nodeName}); err != nil {
+				return u, err
+			}
 		}
 		tok, _, err := users.IssueToken(ctx, name, "demo")
 		if err != nil {

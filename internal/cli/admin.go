@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/cancerimage/cie/internal/auth"
 	"github.com/cancerimage/cie/internal/bus"
 	"github.com/cancerimage/cie/internal/hub"
+	"github.com/cancerimage/cie/internal/hub/members"
 	"github.com/cancerimage/cie/internal/hub/migrations"
 	nodemig "github.com/cancerimage/cie/internal/node/migrations"
 	"github.com/cancerimage/cie/internal/store"
@@ -201,16 +203,37 @@ func actor() string {
 	return "cli"
 }
 
+// withHubMembers runs fn on the users and memberships of the hub store the flags name;
+// at a node it fails, naming the flag that only the hub takes.
+func withHubMembers(cmd *cobra.Command, rf *roleFlags, flag string, fn func(u *auth.Users, m *members.Store) error) error {
+	rs, err := openRoleStore(cmd.Context(), cmd, rf, true)
+	if err != nil {
+		return err
+	}
+	defer rs.db.Close()
+	if rs.role != "hub" {
+		return fmt.Errorf("%s: nodes of a user are kept at the hub; use --hub-config", flag)
+	}
+	return fn(auth.NewUsers(rs.db), members.New(rs.db))
+}
+
 func adminUserCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "user", Short: "Add and list local users (hub or node)"}
 	var rf roleFlags
 	var role, password string
+	var nodes []string
 	add := &cobra.Command{
 		Use:   "add NAME",
 		Short: "Add a user, or change its role and password",
-		Args:  cobra.ExactArgs(1),
+		Long: `Add a user, or change its role and password. At the hub, --node makes a data holder or
+node admin a member of that node (repeat it for several; it replaces the user's nodes):
+they decide on access requests for that node's datasets.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withUsers(cmd, &rf, func(users *auth.Users, where string) error {
+			if err := members.Check(nodes); err != nil {
+				return fmt.Errorf("--node: %w", err)
+			}
+			save := func(users *auth.Users, where string) error {
 				generated := password == ""
 				if generated {
 					password = auth.RandomSecret(12)
@@ -223,35 +246,109 @@ func adminUserCmd() *cobra.Command {
 					fmt.Fprintf(cmd.OutOrStdout(), "Password: %s\n", password)
 				}
 				return nil
+			}
+			if !cmd.Flags().Changed("node") {
+				return withUsers(cmd, &rf, save)
+			}
+			return withHubMembers(cmd, &rf, "--node", func(users *auth.Users, m *members.Store) error {
+				if err := save(users, "hub"); err != nil {
+					return err
+				}
+				if err := m.Set(cmd.Context(), args[0], nodes); err != nil {
+					return err
+				}
+				ns, err := m.Nodes(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "Nodes of %s: %s\n", args[0], nodeList(ns))
+				return nil
 			})
 		},
 	}
 	rf.add(add.Flags())
 	add.Flags().StringVar(&role, "role", auth.RoleResearcher, "researcher, data_holder, node_admin or platform_admin")
 	add.Flags().StringVar(&password, "password", "", "the password (default: a generated one, printed once)")
+	add.Flags().StringArrayVar(&nodes, "node", nil, "at the hub: a node the user holds data of or administers (repeatable; replaces the user's nodes)")
+	var nf roleFlags
+	var none bool
+	nodesCmd := &cobra.Command{
+		Use:   "nodes NAME [NODE...]",
+		Short: "Show or set the nodes a hub user belongs to",
+		Long:  "Without NODE, print the nodes of user NAME at the hub; with NODEs, make them its nodes (replacing the old ones); --none removes all.",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withHubMembers(cmd, &nf, "nodes", func(users *auth.Users, m *members.Store) error {
+				ctx := cmd.Context()
+				if _, err := users.Get(ctx, args[0]); err != nil {
+					return err
+				}
+				if len(args) > 1 || none {
+					if none && len(args) > 1 {
+						return fmt.Errorf("--none with nodes: give one or the other")
+					}
+					if err := m.Set(ctx, args[0], args[1:]); err != nil {
+						return err
+					}
+				}
+				ns, err := m.Nodes(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "Nodes of %s: %s\n", args[0], nodeList(ns))
+				return nil
+			})
+		},
+	}
+	nf.add(nodesCmd.Flags())
+	nodesCmd.Flags().BoolVar(&none, "none", false, "remove the user from every node")
 	var lf roleFlags
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List users",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withUsers(cmd, &lf, func(users *auth.Users, _ string) error {
-				us, err := users.List(cmd.Context())
-				if err != nil {
+			rs, err := openRoleStore(cmd.Context(), cmd, &lf, true)
+			if err != nil {
+				return err
+			}
+			defer rs.db.Close()
+			us, err := auth.NewUsers(rs.db).List(cmd.Context())
+			if err != nil {
+				return err
+			}
+			var of map[string][]string
+			if rs.role == "hub" {
+				if of, err = members.New(rs.db).All(cmd.Context()); err != nil {
 					return err
 				}
-				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			if of != nil {
+				fmt.Fprintln(tw, "NAME\tROLE\tNODES\tCREATED")
+			} else {
 				fmt.Fprintln(tw, "NAME\tROLE\tCREATED")
-				for _, u := range us {
+			}
+			for _, u := range us {
+				if of != nil {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Name, u.Role, nodeList(of[u.Name]), u.Created.Format(time.RFC3339))
+				} else {
 					fmt.Fprintf(tw, "%s\t%s\t%s\n", u.Name, u.Role, u.Created.Format(time.RFC3339))
 				}
-				return tw.Flush()
-			})
+			}
+			return tw.Flush()
 		},
 	}
 	lf.add(list.Flags())
-	cmd.AddCommand(add, list)
+	cmd.AddCommand(add, nodesCmd, list)
 	return cmd
+}
+
+func nodeList(nodes []string) string {
+	if len(nodes) == 0 {
+		return "-"
+	}
+	return strings.Join(nodes, ",")
 }
 
 func adminTokenCmd() *cobra.Command {

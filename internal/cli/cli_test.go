@@ -75,6 +75,28 @@ func TestAdminCommands(t *testing.T) {
 	if _, errs, code := cie(t, "admin", "token", "add", "ghost", "--hub-config", hub); code == 0 || !strings.Contains(errs, "ghost") {
 		t.Fatalf("token for unknown user: %d %s", code, errs)
 	}
+	// Data holders belong to nodes at the hub.
+	if out := mustCie(t, "admin", "user", "add", "olga", "--role", "data_holder", "--node", "oslo", "--node", "bergen", "--hub-config", hub); !strings.Contains(out, "Nodes of olga: bergen,oslo") {
+		t.Fatalf("user add --node: %s", out)
+	}
+	if out := mustCie(t, "admin", "user", "list", "--hub-config", hub); !regexp.MustCompile(`(?m)^olga\s+data_holder\s+bergen,oslo\s`).MatchString(out) {
+		t.Fatalf("user list with nodes: %s", out)
+	}
+	if out := mustCie(t, "admin", "user", "nodes", "olga", "valencia", "--hub-config", hub); !strings.Contains(out, "Nodes of olga: valencia") {
+		t.Fatalf("user nodes set: %s", out)
+	}
+	if out := mustCie(t, "admin", "user", "nodes", "olga", "--hub-config", hub); !strings.Contains(out, "Nodes of olga: valencia") {
+		t.Fatalf("user nodes show: %s", out)
+	}
+	if out := mustCie(t, "admin", "user", "nodes", "olga", "--none", "--hub-config", hub); !strings.Contains(out, "Nodes of olga: -") {
+		t.Fatalf("user nodes --none: %s", out)
+	}
+	if _, errs, code := cie(t, "admin", "user", "add", "olga", "--node", "Oslo!", "--hub-config", hub); code == 0 || !strings.Contains(errs, "--node") {
+		t.Fatalf("bad node: %d %s", code, errs)
+	}
+	if _, errs, code := cie(t, "admin", "user", "nodes", "ghost", "oslo", "--hub-config", hub); code == 0 || !strings.Contains(errs, "ghost") {
+		t.Fatalf("nodes of an unknown user: %d %s", code, errs)
+	}
 	if _, errs, code := cie(t, "admin", "user", "add", "bob", "--role", "king", "--hub-config", hub); code == 0 || !strings.Contains(errs, "unknown role") {
 		t.Fatalf("bad role: %d %s", code, errs)
 	}

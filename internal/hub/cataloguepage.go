@@ -41,8 +41,11 @@ func (h *Hub) cataloguePage(w http.ResponseWriter, r *http.Request) {
 		}
 		d.Facets = append(d.Facets, g)
 	}
+	in := h.inBasket(r)
 	for _, ds := range res.Datasets {
-		d.Datasets = append(d.Datasets, datasetRow(ds))
+		row := datasetRow(ds)
+		row.InBasket = in[ds.ID]
+		d.Datasets = append(d.Datasets, row)
 	}
 	h.gate.Render(w, r, http.StatusOK, "catalogue", "catalogue", "Catalogue", d)
 }
@@ -99,5 +102,24 @@ func (h *Hub) datasetPage(w http.ResponseWriter, r *http.Request) {
 		License: d.License, Contact: contact, Publisher: d.Publisher.Name, Version: d.Version, Issued: d.Issued, Modified: d.Modified,
 		ContentHash: d.ContentHash, Interop: string(d.InteropLevel), JSON: api, JSONLD: api + "?format=jsonld", Turtle: api + "?format=turtle"}
 	data.Description = d.Description
+	data.InBasket = h.inBasket(r)[d.ID]
 	h.gate.Render(w, r, http.StatusOK, "dataset", "catalogue", d.Title, data)
+}
+
+// inBasket returns the datasets in the logged-in visitor's basket (none for anonymous
+// visitors).
+func (h *Hub) inBasket(r *http.Request) map[string]bool {
+	out := map[string]bool{}
+	s, ok := h.sessions.Read(r)
+	if !ok {
+		return out
+	}
+	items, err := h.access.Basket(r.Context(), s.User)
+	if err != nil {
+		h.log.Warn("reading basket", "user", s.User, "err", err)
+	}
+	for _, it := range items {
+		out[it.Dataset] = true
+	}
+	return out
 }

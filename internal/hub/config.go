@@ -5,9 +5,11 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/cancerimage/cie/internal/bus/bustls"
 	"github.com/cancerimage/cie/internal/config"
+	"github.com/cancerimage/cie/internal/fed"
 )
 
 // Config is the hub's configuration (hub.yaml).
@@ -24,10 +26,26 @@ type Config struct {
 		TLSKey    string `yaml:"tls_key" help:"with tls: files, the bus server's private key (PEM file)"`
 		TLSCA     string `yaml:"tls_ca" help:"with tls: files, the CA certificate(s) written into node credentials (PEM file; default: nodes trust their system's CAs)"`
 	} `yaml:"bus"`
-	Log           config.Log `yaml:"log"`
-	SecureCookies bool       `yaml:"secure_cookies" help:"mark session cookies Secure (set when served over HTTPS)"`
-	OIDC          OIDCConfig `yaml:"oidc"`
+	Log           config.Log   `yaml:"log"`
+	SecureCookies bool         `yaml:"secure_cookies" help:"mark session cookies Secure (set when served over HTTPS)"`
+	OIDC          OIDCConfig   `yaml:"oidc"`
+	Blob          string       `yaml:"blob" help:"blob store for access request attachments: file:///path (default DATA_DIR/blobs) or s3://bucket?..."`
+	Access        AccessConfig `yaml:"access"`
 }
+
+// AccessConfig is the access section of hub.yaml: how access requests are negotiated.
+type AccessConfig struct {
+	AutoReview    bool          `yaml:"auto_review" help:"send new access requests straight to the data holders, without a platform admin's review"`
+	VisaTTL       time.Duration `yaml:"visa_ttl" help:"how long a visa issued on an approval is valid (default 2160h, 90 days; at most 8760h)"`
+	MaxAttachment int64         `yaml:"max_attachment" help:"largest file attached to an access request, in bytes (default 20 MiB)"`
+	Webhooks      []string      `yaml:"webhooks" help:"per node, a URL told about changes of that node's request parts (POST JSON), as NODE=URL"`
+}
+
+// Defaults of the access section.
+const (
+	DefaultVisaTTL       = 90 * 24 * time.Hour
+	DefaultMaxAttachment = 20 << 20
+)
 
 // The values of bus.tls.
 const (
@@ -87,6 +105,18 @@ func (c *Config) Validate() error {
 	if err := c.checkOIDC(); err != nil {
 		return err
 	}
+	if c.Blob == "" {
+		abs, err := filepath.Abs(filepath.Join(c.DataDir, "blobs"))
+		if err != nil {
+			return config.Errorf("blob", "%v", err)
+		}
+		c.Blob = "file://" + abs
+	} else if err := config.CheckURL("blob", c.Blob, "file", "s3"); err != nil {
+		return err
+	}
+	if err := c.checkAccess(); err != nil {
+		return err
+	}
 	return c.Log.Check("log")
 }
 
@@ -130,4 +160,43 @@ func (c Config) BusHosts() []string {
 		hosts = append(hosts, h)
 	}
 	return bustls.Hosts(hosts...)
+}
+
+// checkAccess checks the access section and fills in its defaults.
+func (c *Config) checkAccess() error {
+	a := &c.Access
+	switch {
+	case a.VisaTTL == 0:
+		a.VisaTTL = DefaultVisaTTL
+	case a.VisaTTL < time.Minute || a.VisaTTL > 365*24*time.Hour:
+		return config.Errorf("access.visa_ttl", "%s: want 1m to 8760h", a.VisaTTL)
+	}
+	switch {
+	case a.MaxAttachment == 0:
+		a.MaxAttachment = DefaultMaxAttachment
+	case a.MaxAttachment < 0 || a.MaxAttachment > 1<<30:
+		return config.Errorf("access.max_attachment", "%d: want 1 to 1073741824 bytes", a.MaxAttachment)
+	}
+	_, err := c.webhooks()
+	return err
+}
+
+// webhooks returns access.webhooks as node → URL.
+func (c Config) webhooks() (map[string]string, error) {
+	m := map[string]string{}
+	for _, e := range c.Access.Webhooks {
+		node, u, ok := strings.Cut(e, "=")
+		node, u = strings.TrimSpace(node), strings.TrimSpace(u)
+		if !ok || fed.ValidNodeName(node) != nil {
+			return nil, config.Errorf("access.webhooks", "%q: want NODE=URL with a node name", e)
+		}
+		if err := config.CheckURL("access.webhooks", u, "http", "https"); err != nil {
+			return nil, err
+		}
+		if _, dup := m[node]; dup {
+			return nil, config.Errorf("access.webhooks", "node %s has two webhooks", node)
+		}
+		m[node] = u
+	}
+	return m, nil
 }

@@ -39,9 +39,9 @@ func (h *Hub) Handler() http.Handler {
 	mux.HandleFunc("GET /audit", h.auditPage)
 	mux.HandleFunc("GET /catalogue", h.cataloguePage)
 	mux.HandleFunc("GET /catalogue/{id}", h.datasetPage)
+	h.registerAccessPages(mux)
 	for _, p := range []struct{ path, key, what, desc string }{
 		{"/search", "search", "Federated search", "Count matching subjects and studies on every node, with disclosure control decided at each node."},
-		{"/requests", "requests", "Access requests", "Ask data holders for access to datasets and follow each decision."},
 		{"/jobs", "jobs", "Federated jobs", "Run analyses and training where the data lives, with results released by each node."},
 	} {
 		p := p
@@ -71,7 +71,7 @@ func (h *Hub) Handler() http.Handler {
 // these (a test checks).
 func (h *Hub) apiRoutes() []httpx.Route {
 	api := h.gate.API
-	return []httpx.Route{
+	return append([]httpx.Route{
 		httpx.OpenAPIRoute(openAPI),
 		{Pattern: "GET /api/v1/me", Handler: api(h.apiMe)},
 		{Pattern: "GET /api/v1/nodes", Handler: api(h.apiNodes)},
@@ -80,7 +80,7 @@ func (h *Hub) apiRoutes() []httpx.Route {
 		{Pattern: "GET /api/v1/audit/checkpoint", Handler: api(h.apiCheckpoint)},
 		{Pattern: "GET /api/v1/catalogue", Handler: h.apiCatalogue},
 		{Pattern: "GET /api/v1/catalogue/{id}", Handler: h.apiCatalogue},
-	}
+	}, h.accessRoutes()...)
 }
 
 func (h *Hub) apiMe(w http.ResponseWriter, r *http.Request, p auth.Principal) {

@@ -17,9 +17,12 @@ import (
 	"github.com/cancerimage/cie/internal/auth"
 	"github.com/cancerimage/cie/internal/auth/oidcop"
 	"github.com/cancerimage/cie/internal/auth/oidcrp"
+	"github.com/cancerimage/cie/internal/blob"
 	"github.com/cancerimage/cie/internal/bus"
 	"github.com/cancerimage/cie/internal/catalogue"
 	"github.com/cancerimage/cie/internal/httpx"
+	"github.com/cancerimage/cie/internal/hub/access"
+	"github.com/cancerimage/cie/internal/hub/members"
 	"github.com/cancerimage/cie/internal/hub/migrations"
 	"github.com/cancerimage/cie/internal/settings"
 	"github.com/cancerimage/cie/internal/store"
@@ -36,6 +39,10 @@ type Hub struct {
 	log       *slog.Logger
 	db        *store.DB
 	users     *auth.Users
+	members   *members.Store
+	access    *access.Store
+	blobs     *blob.Store // attachments of access requests
+	hooks     *webhooks
 	sessions  *auth.Sessions
 	audit     *audit.Log
 	keys      Keys
@@ -109,7 +116,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Hub, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Hub{cfg: cfg, log: log, db: db, users: auth.NewUsers(db), metrics: httpx.NewMetrics("hub"), ready: httpx.NewReady("starting")}
+	h := &Hub{cfg: cfg, log: log, db: db, users: auth.NewUsers(db), members: members.New(db), metrics: httpx.NewMetrics("hub"), ready: httpx.NewReady("starting")}
 	fail := func(err error) (*Hub, error) { h.closeStores(context.Background()); return nil, err }
 	if h.keys, err = LoadKeys(cfg); err != nil {
 		return fail(err)
@@ -137,6 +144,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Hub, error) {
 	if h.visas, err = h.openVisaIssuer(); err != nil {
 		return fail(err)
 	}
+	if h.blobs, err = blob.Open(ctx, cfg.Blob); err != nil {
+		return fail(fmt.Errorf("opening the hub's blob store: %w", err))
+	}
+	if err := h.setupAccess(); err != nil {
+		return fail(err)
+	}
 	h.reg = newRegistry(h)
 	h.gate = &webauth.Gate{Users: h.users, Sessions: h.sessions, Site: h.site, Audit: h.audit, Log: log, Realm: "cie hub", Home: "/nodes"}
 	if err := h.setupOIDC(ctx); err != nil {
@@ -151,6 +164,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Hub, error) {
 }
 
 func (h *Hub) closeStores(ctx context.Context) {
+	if h.blobs != nil {
+		if err := h.blobs.Close(); err != nil {
+			h.log.Warn("closing blob store", "err", err)
+		}
+	}
 	if h.audit != nil {
 		if err := h.audit.Close(ctx); err != nil {
 			h.log.Warn("closing audit log", "err", err)
@@ -224,6 +242,11 @@ func (h *Hub) Run(ctx context.Context) error {
 	vctx, stopVisas := context.WithCancel(ctx)
 	go func() { defer close(visaDone); h.runVisas(vctx) }()
 	defer func() { stopVisas(); <-visaDone }()
+
+	hookDone := make(chan struct{})
+	hctx, stopHooks := context.WithCancel(ctx)
+	go func() { defer close(hookDone); h.hooks.run(hctx) }()
+	defer func() { stopHooks(); <-hookDone }()
 
 	regDone := make(chan struct{})
 	rctx, stopReg := context.WithCancel(ctx)

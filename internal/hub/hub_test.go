@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -58,8 +59,10 @@ func TestOpenAPIDescribesTheAPI(t *testing.T) {
 	srv := httptest.NewServer(h.Handler())
 	defer srv.Close()
 	for _, op := range served {
-		path := strings.ReplaceAll(strings.ReplaceAll(strings.TrimPrefix(op, "GET "), "{name}", "x"), "{id}", "x")
-		resp, err := http.Get(srv.URL + path)
+		method, path, _ := strings.Cut(op, " ")
+		path = regexp.MustCompile(`\{[a-z]+\}`).ReplaceAllString(path, "x")
+		req, _ := http.NewRequest(method, srv.URL+path, nil)
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -72,7 +75,7 @@ func TestOpenAPIDescribesTheAPI(t *testing.T) {
 			want = http.StatusNotFound
 		}
 		if resp.StatusCode != want {
-			t.Errorf("anonymous %s: %d, want %d", path, resp.StatusCode, want)
+			t.Errorf("anonymous %s %s: %d, want %d", method, path, resp.StatusCode, want)
 		}
 	}
 }

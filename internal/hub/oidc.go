@@ -18,6 +18,7 @@ import (
 	"github.com/cancerimage/cie/internal/auth/oidcop"
 	"github.com/cancerimage/cie/internal/auth/oidcrp"
 	"github.com/cancerimage/cie/internal/config"
+	"github.com/cancerimage/cie/internal/hub/members"
 	"github.com/cancerimage/cie/internal/store"
 )
 
@@ -34,6 +35,8 @@ type OIDCConfig struct {
 	RoleClaim        string   `yaml:"role_claim" help:"claim holding the user's roles or groups; a dotted path reaches into objects, e.g. realm_access.roles (default roles)"`
 	RoleMap          []string `yaml:"role_map" help:"claim values and the cie role each gives, as VALUE=ROLE, e.g. /cie/researcher=researcher; roles: researcher, data_holder, node_admin, platform_admin (default: each role name maps to itself)"`
 	DefaultRole      string   `yaml:"default_role" help:"role for users whose role claim is missing or maps to no role (empty: they cannot log in)"`
+	NodeClaim        string   `yaml:"node_claim" help:"claim holding the nodes a data holder or node admin belongs to (a dotted path like role_claim; it may be the role claim itself); empty: nodes are set with cie admin user only"`
+	NodeMap          []string `yaml:"node_map" help:"node claim values and the node each stands for, as VALUE=NODE, e.g. /cie/nodes/oslo=oslo (default: each value that is a node name stands for that node)"`
 	UsernameClaim    string   `yaml:"username_claim" help:"claim that becomes the cie user name (default preferred_username, then email, then sub)"`
 	Name             string   `yaml:"name" help:"the provider's name on the login button"`
 	PasswordLogin    bool     `yaml:"password_login" help:"with an external provider, keep the local password form on the login page as well (bootstrap, break-glass)"`
@@ -89,6 +92,12 @@ func (c *Config) checkOIDC() error {
 	if _, err := oidcrp.ParseRoleMap(o.RoleMap); err != nil {
 		return config.Errorf("oidc.role_map", "%v", err)
 	}
+	if _, err := parseNodeMap(o.NodeMap); err != nil {
+		return config.Errorf("oidc.node_map", "%v", err)
+	}
+	if len(o.NodeMap) > 0 && o.NodeClaim == "" {
+		return config.Errorf("oidc.node_map", "is used only with oidc.node_claim")
+	}
 	if o.DefaultRole != "" {
 		if err := auth.CheckRole(o.DefaultRole); err != nil {
 			return config.Errorf("oidc.default_role", "%v", err)
@@ -124,6 +133,7 @@ func (h *Hub) setupOIDC(ctx context.Context) error {
 	rpc := oidcrp.Config{
 		Issuer: o.Issuer, ClientID: o.ClientID, RedirectURL: o.RedirectURL, Scopes: o.Scopes,
 		RoleClaim: o.RoleClaim, DefaultRole: o.DefaultRole, UsernameClaim: o.UsernameClaim, PostLogoutURL: postLogout,
+		NodeClaim: o.NodeClaim,
 	}
 	var err error
 	if rpc.RoleMap, err = oidcrp.ParseRoleMap(o.RoleMap); err != nil {
@@ -196,5 +206,51 @@ func (h *Hub) acceptOIDC(ctx context.Context, id oidcrp.Identity) (auth.User, er
 	if err != nil {
 		return auth.User{}, fmt.Errorf("recording OIDC user %s: %w", id.Username, err)
 	}
+	if h.cfg.OIDC.NodeClaim != "" && id.NodeClaim {
+		nodes, err := mapNodes(h.cfg.OIDC.NodeMap, id.NodeValues)
+		if err != nil {
+			return auth.User{}, err
+		}
+		if err := h.members.Set(ctx, u.Name, nodes); err != nil {
+			return auth.User{}, fmt.Errorf("recording the nodes of OIDC user %s: %w", u.Name, err)
+		}
+	}
 	return u, nil
+}
+
+// parseNodeMap reads oidc.node_map entries VALUE=NODE (the value may contain '=').
+func parseNodeMap(entries []string) (map[string]string, error) {
+	m := map[string]string{}
+	for _, e := range entries {
+		i := strings.LastIndex(e, "=")
+		if i <= 0 || i == len(e)-1 {
+			return nil, fmt.Errorf("node map entry %q: want VALUE=NODE", e)
+		}
+		v, n := strings.TrimSpace(e[:i]), strings.TrimSpace(e[i+1:])
+		if err := members.Check([]string{n}); err != nil {
+			return nil, fmt.Errorf("node map entry %q: %w", e, err)
+		}
+		m[v] = n
+	}
+	return m, nil
+}
+
+// mapNodes turns the node claim's values into node names: through the node map if
+// there is one (unmapped values are ignored), else each value that is a node name.
+func mapNodes(entries, values []string) ([]string, error) {
+	m, err := parseNodeMap(entries)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, v := range values {
+		if len(m) > 0 {
+			if n, ok := m[v]; ok {
+				out = append(out, n)
+			}
+		} else if members.Check([]string{v}) == nil {
+			out = append(out, v)
+		}
+	}
+	return out, nil
 }

@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -383,6 +384,7 @@ func TestOIDCExternalProvider(t *testing.T) {
 			{"username": "nora", "subject": "88-nora", "password_hash": hash(t, "nora pw")},
 			{"username": "ulla", "subject": "99-ulla", "password_hash": hash(t, "ulla pw"), "roles": []string{"/unrelated"}},
 			{"username": "ops", "subject": "11-ops", "password_hash": hash(t, "ops pw"), "roles": []string{"/cie/admins"}},
+			{"username": "hana", "subject": "12-hana", "password_hash": hash(t, "hana pw"), "roles": []string{"/cie/holders", "/cie/nodes/oslo", "/unrelated", "/cie/nodes/valencia"}},
 		},
 		"clients": []map[string]any{{"id": "cie-test-hub", "secret": secret,
 			"redirect_uris":             []string{hubURL + "/login/oidc/callback"},
@@ -397,7 +399,9 @@ func TestOIDCExternalProvider(t *testing.T) {
 		c.OIDC.ClientID = "cie-test-hub"
 		c.OIDC.ClientSecretFile = secretFile
 		c.OIDC.RoleClaim = "groups"
-		c.OIDC.RoleMap = []string{"/cie/researcher=researcher", "/cie/admins=platform_admin"}
+		c.OIDC.RoleMap = []string{"/cie/researcher=researcher", "/cie/admins=platform_admin", "/cie/holders=data_holder"}
+		c.OIDC.NodeClaim = "groups"
+		c.OIDC.NodeMap = []string{"/cie/nodes/oslo=oslo", "/cie/nodes/valencia=valencia"}
 		c.OIDC.Name = "Second IdP"
 	})
 	if got != hubURL {
@@ -425,6 +429,22 @@ func TestOIDCExternalProvider(t *testing.T) {
 	}
 	if _, err := h.users.Login(ctx, "rita", ""); err == nil {
 		t.Fatal("an OIDC user can log in with an empty password")
+	}
+	// The node claim (here the same groups claim) makes a data holder a member of the
+	// nodes its values map to, replacing what was there; a researcher gets none.
+	if err := h.members.Set(ctx, "rita", []string{"linkoping"}); err != nil {
+		t.Fatal(err)
+	}
+	hb := newBrowser(t)
+	if p := hb.loginAt(hubURL, "/nodes", "hana", "hana pw"); p.status != 200 {
+		t.Fatalf("hana's login: %d %s", p.status, p.body)
+	}
+	if ns, err := h.members.Nodes(ctx, "hana"); err != nil || !slices.Equal(ns, []string{"oslo", "valencia"}) {
+		t.Fatalf("hana's nodes from the claim: %v %v", ns, err)
+	}
+	newBrowser(t).loginAt(hubURL, "/nodes", "rita", "rita pw")
+	if ns, _ := h.members.Nodes(ctx, "rita"); len(ns) != 0 {
+		t.Fatalf("rita's nodes after a login without node values: %v", ns)
 	}
 
 	// Personal API tokens: made and revoked with CSRF-checked forms.
@@ -776,11 +796,25 @@ func TestOIDCConfig(t *testing.T) {
 		"oidc.role_map":           func(c *Config) { c.OIDC.Embedded, c.OIDC.RoleMap = true, []string{"x=king"} },
 		"oidc.default_role":       func(c *Config) { c.OIDC.Embedded, c.OIDC.DefaultRole = true, "king" },
 		"oidc.client_secret_file": func(c *Config) { c.OIDC.ClientSecretFile = "/x" },
+		"oidc.node_map": func(c *Config) {
+			c.OIDC.Embedded, c.OIDC.NodeClaim, c.OIDC.NodeMap = true, "groups", []string{"/g=Oslo!"}
+		},
 	} {
 		c := base()
 		set(&c)
 		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+	c = base()
+	c.OIDC.Embedded, c.OIDC.NodeMap = true, []string{"/g=oslo"}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "only with oidc.node_claim") {
+		t.Errorf("node_map without node_claim: %v", err)
+	}
+	if got, _ := mapNodes(nil, []string{"oslo", "/group", "Bad"}); !slices.Equal(got, []string{"oslo"}) {
+		t.Errorf("node names as values: %v", got)
+	}
+	if got, _ := mapNodes([]string{"/g/a=oslo", "/g/b=oslo", "/g/c=bergen"}, []string{"/g/a", "/g/b", "oslo", "/g/c"}); !slices.Equal(got, []string{"oslo", "oslo", "bergen"}) {
+		t.Errorf("mapped values: %v", got)
 	}
 }

@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/cancerimage/cie/internal/fed"
 	"github.com/cancerimage/cie/internal/httpx"
+	"github.com/cancerimage/cie/internal/visa"
 )
 
 // relayPrefix is where the hub serves each node's DICOMweb: /nodes/{node}/dicomweb/...
@@ -19,6 +21,24 @@ const relayPrefix = "/nodes/"
 
 // hopHeaders are not passed on from a node's answer.
 var hopHeaders = map[string]bool{"Connection": true, "Keep-Alive": true, "Transfer-Encoding": true, "Upgrade": true, "Trailer": true}
+
+// relayVisas are the visas the relay carries to node for user: those the hub issued
+// to user for node's datasets, unexpired and unrevoked (the newest, at most
+// visa.MaxPassportVisas). The node verifies them and decides; the hub decides nothing.
+func (h *Hub) relayVisas(ctx context.Context, user, node string) ([]string, error) {
+	vs, err := h.access.ValidVisas(ctx, user, node)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, v := range vs {
+		if len(out) == visa.MaxPassportVisas {
+			break
+		}
+		out = append(out, v.Token)
+	}
+	return out, nil
+}
 
 // relay serves GET /nodes/{node}/dicomweb/{path...} by asking the node over the bus (see
 // fed.RelayRequest) and streaming its answer, acknowledging each chunk only after it was
@@ -70,8 +90,13 @@ func (h *Hub) relay(w http.ResponseWriter, r *http.Request) {
 	if path == "/" {
 		path = ""
 	}
+	visas, err := h.relayVisas(r.Context(), p.User, node)
+	if err != nil {
+		httpx.Error(w, http.StatusInternalServerError, "relay: %v", err)
+		return
+	}
 	rq := fed.RelayRequest{ID: id, Method: r.Method, Path: path, Query: r.URL.RawQuery, Accept: r.Header.Get("Accept"),
-		User: p.User, Role: p.Role, BaseURL: scheme + "://" + r.Host + relayPrefix + node + "/dicomweb", Window: fed.RelayWindow}
+		User: p.User, Role: p.Role, Visas: visas, BaseURL: scheme + "://" + r.Host + relayPrefix + node + "/dicomweb", Window: fed.RelayWindow}
 	data, err := fed.Marshal(&rq)
 	if err != nil {
 		httpx.Error(w, http.StatusInternalServerError, "relay: %v", err)

@@ -194,6 +194,7 @@ type DatasetRow struct {
 	Individuals, Studies                        int
 	CancerTypes, Modalities                     string
 	Href                                        string
+	InBasket                                    bool // in the viewer's basket
 }
 
 // DatasetData is the Data of the "dataset" page.

@@ -22,6 +22,11 @@
 //	"catalogue"    CatalogueData
 //	"dataset"      DatasetData
 //	"node-datasets" NodeDatasetsData
+//	"basket"       BasketData (the request form posts multipart to /requests)
+//	"requests"     RequestsData
+//	"request"      RequestData
+//	"notices"      NoticesData
+//	"passport"     PassportData
 //	"error"        ErrorData
 //
 // Rendering is done into a buffer first: a template error gives a clean plain

@@ -60,7 +60,10 @@ type Page struct {
 	CSRF   string // token put in every form as the hidden input name="csrf"
 	Flash  string // optional message (e.g. "Logged out")
 	Error  string // optional error message
-	Data   any    // page-specific
+	// Notices is the number of the user's unread notifications, shown in the hub's
+	// header.
+	Notices int
+	Data    any // page-specific
 }
 
 // Options configure a Site.

@@ -30,6 +30,9 @@ type Gate struct {
 	// after a failed password login (so that it keeps its provider buttons);
 	// nil: just the password form.
 	LoginData func(next string) web.LoginData
+	// Notices, when set, counts the unread notifications of a logged-in user for the
+	// page header.
+	Notices func(r *http.Request, user string) int
 }
 
 // Register adds GET and POST /login and POST /logout to mux.
@@ -85,6 +88,9 @@ func (g *Gate) Render(w http.ResponseWriter, r *http.Request, status int, page, 
 	if s, ok := g.Sessions.Read(r); ok {
 		p.User = &web.User{Name: s.User, Role: s.Role}
 		p.CSRF = g.Sessions.CSRF(s)
+		if g.Notices != nil {
+			p.Notices = g.Notices(r, s.User)
+		}
 	} else {
 		p.CSRF = g.Sessions.CSRF(g.Sessions.Anonymous(w, r))
 	}

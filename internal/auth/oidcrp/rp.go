@@ -48,6 +48,10 @@ type Config struct {
 	// DefaultRole is given when the claim is present but no value maps, or
 	// when it is missing; empty: such logins are refused.
 	DefaultRole string
+	// NodeClaim, if set, is the claim holding the nodes (or groups that stand
+	// for nodes) the user belongs to, a name or dotted path like RoleClaim;
+	// its values are returned in Identity.NodeValues for the caller to map.
+	NodeClaim string
 	// UsernameClaim names the claim that becomes the cie user name (lower
 	// case); empty: preferred_username, then email, then sub.
 	UsernameClaim string
@@ -96,8 +100,13 @@ type Identity struct {
 	Email    string
 	Role     string   // the mapped cie role
 	Values   []string // the role claim's values
-	IDToken  string   // the raw ID token, for the logout hint
-	Next     string   // the local page to return to
+	// NodeValues are the values of Config.NodeClaim; NodeClaim reports
+	// whether the claim was present at all (absent: the user's nodes are
+	// left as they are).
+	NodeValues []string
+	NodeClaim  bool
+	IDToken    string // the raw ID token, for the logout hint
+	Next       string // the local page to return to
 }
 
 // RP is a relying party for one provider. It is safe for concurrent use.
@@ -362,6 +371,10 @@ func (p *RP) identity(ctx context.Context, party rp.RelyingParty, tokens *oidc.T
 		return Identity{}, err
 	}
 	id.Role = role
+	if p.cfg.NodeClaim != "" {
+		raw, found := lookup(claims, p.cfg.NodeClaim)
+		id.NodeValues, id.NodeClaim = values(raw), found
+	}
 	if id.Username, err = p.username(c, claims); err != nil {
 		return Identity{}, err
 	}

@@ -108,6 +108,7 @@ type Message struct {
 // Attachment is a file attached to a request (its content is in the hub's blob store).
 type Attachment struct {
 	Name   string `json:"name"`
+	Author string `json:"author"`
 	Size   int64  `json:"size"`
 	SHA256 string `json:"sha256"`
 	Key    string `json:"key"`
@@ -137,32 +138,50 @@ type Draft struct {
 	Datasets []Part
 }
 
+// FieldError is an invalid request, naming the field that is wrong; it wraps ErrInvalid.
+type FieldError struct {
+	Field, Msg string
+}
+
+func (e *FieldError) Error() string { return fmt.Sprintf("%v: %s: %s", ErrInvalid, e.Field, e.Msg) }
+
+// Unwrap makes errors.Is(err, ErrInvalid) true.
+func (e *FieldError) Unwrap() error { return ErrInvalid }
+
+func invalid(field, format string, args ...any) error {
+	return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
 // Check validates a draft, naming the field that is wrong.
 func (d Draft) Check() error {
 	switch {
 	case strings.TrimSpace(d.Title) == "":
-		return fmt.Errorf("%w: the project title is empty", ErrInvalid)
+		return invalid("title", "the project title is empty")
 	case len(d.Title) > 300:
-		return fmt.Errorf("%w: the project title is longer than 300 characters", ErrInvalid)
+		return invalid("title", "the project title is longer than 300 characters")
 	case strings.TrimSpace(d.Description) == "":
-		return fmt.Errorf("%w: the project description is empty", ErrInvalid)
+		return invalid("description", "the project description is empty")
+	case len(d.Description) > 20000:
+		return invalid("description", "the project description is longer than 20,000 characters")
 	case strings.TrimSpace(d.Purpose) == "":
-		return fmt.Errorf("%w: the purpose is empty", ErrInvalid)
+		return invalid("purpose", "the purpose is empty")
+	case len(d.Purpose) > 5000:
+		return invalid("purpose", "the purpose is longer than 5,000 characters")
 	case d.Model != Download && d.Model != View && d.Model != Process:
-		return fmt.Errorf("%w: access model %q: want download, view or process", ErrInvalid, d.Model)
+		return invalid("model", "access model %q: want download, view or process", d.Model)
 	case len(d.Datasets) == 0:
-		return fmt.Errorf("%w: the basket is empty", ErrInvalid)
+		return invalid("datasets", "the basket is empty")
 	case len(d.Datasets) > 500:
-		return fmt.Errorf("%w: more than 500 datasets", ErrInvalid)
+		return invalid("datasets", "more than 500 datasets")
 	}
 	seen := map[[2]string]bool{}
 	for _, p := range d.Datasets {
 		if p.Node == "" || p.Dataset == "" {
-			return fmt.Errorf("%w: a dataset without node or identifier", ErrInvalid)
+			return invalid("datasets", "a dataset without node or identifier")
 		}
 		k := [2]string{p.Node, p.Dataset}
 		if seen[k] {
-			return fmt.Errorf("%w: dataset %s of node %s is in the basket twice", ErrInvalid, p.Dataset, p.Node)
+			return invalid("datasets", "dataset %s of node %s is in the basket twice", p.Dataset, p.Node)
 		}
 		seen[k] = true
 	}

@@ -33,6 +33,12 @@ type Store struct {
 	now func() time.Time
 	// AutoReview moves submitted requests straight to InProgress (no platform review).
 	AutoReview bool
+	// Issue, if set, signs a visa when a part reaches MadeAvailable; the visa is
+	// recorded with the move, and a failure to issue it fails the move.
+	Issue IssueFunc
+	// OnEvent, if set, is told about every change after it was committed, once per
+	// node concerned (the hub sends the node's webhook). It must not block.
+	OnEvent func(Event)
 }
 
 // NewStore returns the store over db (migrated with the hub's migrations).
@@ -57,6 +63,7 @@ func (s *Store) Submit(ctx context.Context, a Actor, d Draft) (*Request, error) 
 	if s.AutoReview {
 		state = InProgress
 	}
+	pd := &pending{}
 	r := &Request{ID: newID(), Researcher: a.User, Title: strings.TrimSpace(d.Title), Description: d.Description,
 		Purpose: d.Purpose, Model: d.Model, State: state, Created: now, Updated: now}
 	err := s.db.Tx(ctx, func(tx *store.Tx) error {
@@ -72,12 +79,17 @@ func (s *Store) Submit(ctx context.Context, a Actor, d Draft) (*Request, error) 
 				return err
 			}
 			r.Parts = append(r.Parts, part)
+			if _, err := tx.Exec(ctx, `DELETE FROM baskets WHERE user_name = ? AND dataset = ?`, a.User, p.Dataset); err != nil {
+				return err
+			}
 		}
-		return nil
+		return s.notify(ctx, tx, pd, r, a.User, nodesOf(r), Event{Type: EventSubmitted, State: string(r.State)},
+			fmt.Sprintf("%s asks for access: “%s”", a.User, r.Title))
 	})
 	if err != nil {
 		return nil, fmt.Errorf("submitting access request: %w", err)
 	}
+	s.publish(pd)
 	return r, nil
 }
 
@@ -156,14 +168,14 @@ func (s *Store) load(ctx context.Context, q querier, id string) (*Request, error
 		r.Messages = append(r.Messages, m)
 	}
 	rows.Close()
-	rows, err = q.Query(ctx, `SELECT name, size, sha256, blob_key FROM access_attachments WHERE request_id = ? ORDER BY name`, id)
+	rows, err = q.Query(ctx, `SELECT name, author, size, sha256, blob_key FROM access_attachments WHERE request_id = ? ORDER BY name`, id)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var at Attachment
-		if err := rows.Scan(&at.Name, &at.Size, &at.SHA256, &at.Key); err != nil {
+		if err := rows.Scan(&at.Name, &at.Author, &at.Size, &at.SHA256, &at.Key); err != nil {
 			return nil, err
 		}
 		r.Attachments = append(r.Attachments, at)
@@ -228,7 +240,7 @@ func (s *Store) Review(ctx context.Context, a Actor, id string, approve bool) (*
 	if !approve {
 		to = Declined
 	}
-	return s.setState(ctx, id, []RequestState{UnderReview}, to)
+	return s.setState(ctx, a, id, []RequestState{UnderReview}, to, EventReviewed)
 }
 
 // Abandon withdraws a request; only its researcher may, before it concluded.
@@ -240,11 +252,12 @@ func (s *Store) Abandon(ctx context.Context, a Actor, id string) (*Request, erro
 	if r.Researcher != a.User {
 		return nil, fmt.Errorf("%w: only %s may abandon request %s", ErrForbidden, r.Researcher, id)
 	}
-	return s.setState(ctx, id, []RequestState{Submitted, UnderReview, InProgress}, Abandoned)
+	return s.setState(ctx, a, id, []RequestState{Submitted, UnderReview, InProgress}, Abandoned, EventAbandoned)
 }
 
-func (s *Store) setState(ctx context.Context, id string, from []RequestState, to RequestState) (*Request, error) {
+func (s *Store) setState(ctx context.Context, a Actor, id string, from []RequestState, to RequestState, event string) (*Request, error) {
 	var out *Request
+	pd := &pending{}
 	err := s.db.Tx(ctx, func(tx *store.Tx) error {
 		r, err := s.load(ctx, tx, id)
 		if err != nil {
@@ -259,9 +272,14 @@ func (s *Store) setState(ctx context.Context, id string, from []RequestState, to
 		}
 		r.State, r.Updated = to, now
 		out = r
-		return nil
+		return s.notify(ctx, tx, pd, r, a.User, nodesOf(r), Event{Type: event, State: string(to)},
+			fmt.Sprintf("%s: request “%s” is now %s", a.User, r.Title, label(string(to))))
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	s.publish(pd)
+	return out, nil
 }
 
 // MovePart moves one dataset of a request to a new state; only a data holder (or admin)
@@ -272,10 +290,14 @@ func (s *Store) MovePart(ctx context.Context, a Actor, id, node, dataset string,
 		return nil, fmt.Errorf("%w: %s is not a data holder of node %s", ErrForbidden, a.User, node)
 	}
 	var out *Request
+	pd := &pending{}
 	err := s.db.Tx(ctx, func(tx *store.Tx) error {
 		r, err := s.load(ctx, tx, id)
 		if err != nil {
 			return err
+		}
+		if !canSee(a, r) {
+			return fmt.Errorf("request %s: %w", id, ErrNotFound)
 		}
 		if r.State != InProgress {
 			return fmt.Errorf("%w: request %s is %s, not in progress", ErrTransition, id, r.State)
@@ -299,11 +321,27 @@ func (s *Store) MovePart(ctx context.Context, a Actor, id, node, dataset string,
 		}
 		r.Updated = now
 		out = r
-		return nil
+		text := fmt.Sprintf("%s moved dataset %s of “%s” to %s", a.User, dataset, r.Title, to.Label())
+		if err := s.notify(ctx, tx, pd, r, a.User, []string{node}, Event{Type: EventPartMoved, Dataset: dataset, State: string(to)}, text); err != nil {
+			return err
+		}
+		if to != MadeAvailable || s.Issue == nil {
+			return nil
+		}
+		v, err := s.Issue(ctx, r, r.Parts[i])
+		if err != nil {
+			return fmt.Errorf("issuing the visa: %w", err)
+		}
+		if err := insertVisa(ctx, tx, v); err != nil {
+			return err
+		}
+		return s.notify(ctx, tx, pd, r, a.User, []string{node}, Event{Type: EventVisaIssued, Dataset: dataset, State: string(to)},
+			fmt.Sprintf("A visa for dataset %s (%s) was issued to %s, valid until %s", dataset, r.Model, r.Researcher, v.Expires.Format("2006-01-02")))
 	})
 	if err != nil {
 		return nil, fmt.Errorf("moving %s of request %s: %w", dataset, id, err)
 	}
+	s.publish(pd)
 	return out, nil
 }
 
@@ -312,7 +350,7 @@ func (s *Store) MovePart(ctx context.Context, a Actor, id, node, dataset string,
 func (s *Store) AddMessage(ctx context.Context, a Actor, id, node, text string) (*Request, error) {
 	text = strings.TrimSpace(text)
 	if text == "" || len(text) > 20000 {
-		return nil, fmt.Errorf("%w: a message has 1 to 20,000 characters", ErrInvalid)
+		return nil, invalid("text", "a message has 1 to 20,000 characters")
 	}
 	if node != "" && !a.holds(node) {
 		return nil, fmt.Errorf("%w: %s cannot write for node %s", ErrForbidden, a.User, node)
@@ -321,6 +359,7 @@ func (s *Store) AddMessage(ctx context.Context, a Actor, id, node, text string) 
 		return nil, err
 	}
 	var out *Request
+	pd := &pending{}
 	err := s.db.Tx(ctx, func(tx *store.Tx) error {
 		var seq int
 		if err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(seq), 0) + 1 FROM access_messages WHERE request_id = ?`, id).Scan(&seq); err != nil {
@@ -332,8 +371,65 @@ func (s *Store) AddMessage(ctx context.Context, a Actor, id, node, text string) 
 			return err
 		}
 		r, err := s.load(ctx, tx, id)
+		if err != nil {
+			return err
+		}
 		out = r
-		return err
+		to := nodesOf(r)
+		if node != "" {
+			to = []string{node}
+		}
+		return s.notify(ctx, tx, pd, r, a.User, to, Event{Type: EventMessage}, fmt.Sprintf("%s wrote on “%s”: %s", a.User, r.Title, clip(text, 120)))
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	s.publish(pd)
+	return out, nil
+}
+
+// clip shortens s to n runes, with "…".
+func clip(s string, n int) string {
+	r := []rune(strings.Join(strings.Fields(s), " "))
+	if len(r) <= n {
+		return string(r)
+	}
+	return string(r[:n]) + "…"
+}
+
+// AddAttachment records a file attached to a request by anyone who may see it, while
+// the request is not ended. The content is in the hub's blob store under at.Key already;
+// the caller deletes it if this fails. A name is used once per request (ErrTransition).
+func (s *Store) AddAttachment(ctx context.Context, a Actor, id string, at Attachment) (*Request, error) {
+	if at.Name == "" || len(at.Name) > 200 || strings.ContainsAny(at.Name, "/\\\x00\r\n") {
+		return nil, invalid("file", "a file name of 1 to 200 characters without slashes")
+	}
+	var out *Request
+	pd := &pending{}
+	err := s.db.Tx(ctx, func(tx *store.Tx) error {
+		r, err := s.load(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if !canSee(a, r) {
+			return fmt.Errorf("request %s: %w", id, ErrNotFound)
+		}
+		if slices.ContainsFunc(r.Attachments, func(x Attachment) bool { return x.Name == at.Name }) {
+			return fmt.Errorf("%w: request %s has a file %q already", ErrTransition, id, at.Name)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO access_attachments (request_id, name, author, size, sha256, blob_key) VALUES (?, ?, ?, ?, ?, ?)`,
+			id, at.Name, a.User, at.Size, at.SHA256, at.Key); err != nil {
+			return fmt.Errorf("recording attachment %s: %w", at.Name, err)
+		}
+		at.Author = a.User
+		r.Attachments = append(r.Attachments, at)
+		slices.SortFunc(r.Attachments, func(x, y Attachment) int { return strings.Compare(x.Name, y.Name) })
+		out = r
+		return s.notify(ctx, tx, pd, r, a.User, nodesOf(r), Event{Type: EventAttachment}, fmt.Sprintf("%s attached %s to “%s”", a.User, at.Name, r.Title))
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.publish(pd)
+	return out, nil
 }
