@@ -170,6 +170,27 @@ func checkURLClaim(name, s string) error {
 	return nil
 }
 
+// checkDatasetClaim checks the dataset a visa grants (its "value"): an
+// absolute URL or URN as Passport 1.2 "URL Claims" describes, or a hub's
+// catalogue identifier such as "oslo-1a2b3c4d5e6f" (letters, digits and
+// - . _ :), which is what cie nodes compare it with. Either way at most 255
+// characters of printable ASCII; nodes match it exactly.
+func checkDatasetClaim(s string) error {
+	if checkURLClaim("dataset", s) == nil {
+		return nil
+	}
+	if s == "" || len(s) > maxURLClaim {
+		return fmt.Errorf("%w: dataset %q: want 1 to %d characters", ErrInvalid, s, maxURLClaim)
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == ':') {
+			return fmt.Errorf("%w: dataset %q is neither an absolute URL nor an identifier of letters, digits and - . _ :", ErrInvalid, s)
+		}
+	}
+	return nil
+}
+
 // checkText checks a short free text claim (subject, request id, jti).
 func checkText(name, s string, required bool) error {
 	if s == "" && !required {

@@ -70,7 +70,8 @@ type IssuerOptions struct {
 type Grant struct {
 	// Subject is the researcher ("sub"), as the hub's login names them.
 	Subject string
-	// Dataset is the dataset's identifier, a URL or URN (the visa "value").
+	// Dataset is the dataset's identifier (the visa "value"): a URL or URN,
+	// or the hub's catalogue identifier, which cie nodes match exactly.
 	Dataset string
 	// Access is the access model granted.
 	Access Access
@@ -365,7 +366,7 @@ func (is *Issuer) Issue(g Grant) (Issued, error) {
 	if err := checkText("subject", g.Subject, true); err != nil {
 		return Issued{}, err
 	}
-	if err := checkURLClaim("dataset", g.Dataset); err != nil {
+	if err := checkDatasetClaim(g.Dataset); err != nil {
 		return Issued{}, err
 	}
 	if err := g.Access.Valid(); err != nil {

@@ -578,6 +578,7 @@ func TestIssueRejects(t *testing.T) {
 		"no subject":        func(g *Grant) { g.Subject = "" },
 		"control character": func(g *Grant) { g.Subject = "a\nb" },
 		"relative dataset":  func(g *Grant) { g.Dataset = "datasets/1" },
+		"identifier space":  func(g *Grant) { g.Dataset = "oslo 1a2b" },
 		"dataset too long":  func(g *Grant) { g.Dataset = "https://x.org/" + strings.Repeat("a", 250) },
 		"dataset space":     func(g *Grant) { g.Dataset = "https://x.org/a b" },
 		"access":            func(g *Grant) { g.Access = "all" },
@@ -593,6 +594,15 @@ func TestIssueRejects(t *testing.T) {
 	if _, err := w.is.Issue(ok); err != nil {
 		t.Fatal(err)
 	}
+	// A hub catalogue identifier is a dataset too, and nodes match it exactly.
+	id := ok
+	id.Dataset = "oslo-1a2b3c4d5e6f"
+	iss, err := w.is.Issue(id)
+	if err != nil {
+		t.Fatalf("catalogue id: %v", err)
+	}
+	wantAllowed(t, w.allow(iss.Token, "oslo-1a2b3c4d5e6f", ActionView))
+	wantErr(t, w.allow(iss.Token, "oslo-1a2b3c4d5e6", ActionView), ErrWrongDataset)
 	if _, err := OpenIssuer(IssuerOptions{Dir: t.TempDir(), Issuer: "hub"}); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("issuer %q accepted: %v", "hub", err)
 	}
