@@ -216,3 +216,42 @@ func mustSearch(t *testing.T, ix *Index, q Query) []Match {
 	}
 	return m
 }
+
+// TestScopedSearch: a scoped search sees only the studies of the datasets
+// named, at every level, and nothing when no dataset is named.
+func TestScopedSearch(t *testing.T) {
+	engines(t, func(t *testing.T, ix *Index) {
+		ctx := context.Background()
+		fill(t, ix)
+		for id, studies := range map[string][]string{"d1": {"2.25.11", "2.25.21"}, "d2": {"2.25.21", "2.25.32"}} {
+			if _, err := ix.db.Exec(ctx, `INSERT INTO datasets (id, version, state, body, root, tree_key, created_ms, updated_ms)
+				VALUES (?, 1, 'published', '{}', '', '', 0, 0)`, id); err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range studies {
+				if _, err := ix.db.Exec(ctx, `INSERT INTO dataset_studies (dataset_id, study_uid) VALUES (?, ?)`, id, s); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		for _, c := range []struct {
+			name string
+			q    Query
+			want int
+		}{
+			{"unscoped", Query{}, 6},
+			{"one dataset", Query{Scoped: true, Datasets: []string{"d1"}}, 2},
+			{"two datasets overlap", Query{Scoped: true, Datasets: []string{"d1", "d2"}}, 3},
+			{"unknown dataset", Query{Scoped: true, Datasets: []string{"nope"}}, 0},
+			{"no dataset", Query{Scoped: true}, 0},
+			{"series", Query{Level: SeriesLevel, Scoped: true, Datasets: []string{"d2"}}, 4},
+			{"series of a study outside", Query{Level: SeriesLevel, StudyUID: "2.25.12", Scoped: true, Datasets: []string{"d1", "d2"}}, 0},
+			{"instances with a match", Query{Level: InstanceLevel, Scoped: true, Datasets: []string{"d1"}, Match: map[dicom.Tag]string{tags.Modality: "CT"}}, 6},
+		} {
+			m, err := ix.Search(ctx, c.q)
+			if err != nil || len(m) != c.want {
+				t.Errorf("%s: %d matches (%v), want %d", c.name, len(m), err, c.want)
+			}
+		}
+	})
+}

@@ -97,6 +97,11 @@ type Query struct {
 	Match map[dicom.Tag]string
 	// Limit (0 means DefaultLimit; at most MaxLimit) and Offset page the results.
 	Limit, Offset int
+	// Scoped restricts the search to the studies of Datasets (the node's
+	// dataset_studies table): what a researcher's visas open. Scoped with no
+	// Datasets matches nothing.
+	Scoped   bool
+	Datasets []string
 }
 
 // Study is a study as QIDO-RS returns it.
@@ -155,6 +160,17 @@ func (ix *Index) build(q *Query) (string, []any, error) {
 	}
 	if q.SeriesUID != "" {
 		where, args = append(where, "se.series_uid = ?"), append(args, q.SeriesUID)
+	}
+	if q.Scoped {
+		if len(q.Datasets) == 0 {
+			where = append(where, "1 = 0")
+		} else {
+			marks := strings.TrimSuffix(strings.Repeat("?, ", len(q.Datasets)), ", ")
+			where = append(where, "s.study_uid IN (SELECT study_uid FROM dataset_studies WHERE dataset_id IN ("+marks+"))")
+			for _, id := range q.Datasets {
+				args = append(args, id)
+			}
+		}
 	}
 	for tag, val := range q.Match {
 		a, ok := attributes[tag]
