@@ -272,3 +272,36 @@ func (s *Store) OfStudy(ctx context.Context, studyUID string) ([]string, error) 
 	}
 	return out, rows.Err()
 }
+
+// Membership returns the datasets that hold a study, with their life-cycle states.
+func (s *Store) Membership(ctx context.Context, studyUID string) (map[string]catalogue.State, error) {
+	rows, err := s.db.Query(ctx, `SELECT d.id, d.state FROM dataset_studies m JOIN datasets d ON d.id = m.dataset_id
+		WHERE m.study_uid = ?`, studyUID)
+	if err != nil {
+		return nil, fmt.Errorf("datasets of study %s: %w", studyUID, err)
+	}
+	defer rows.Close()
+	out := map[string]catalogue.State{}
+	for rows.Next() {
+		var id, state string
+		if err := rows.Scan(&id, &state); err != nil {
+			return nil, fmt.Errorf("datasets of study %s: %w", studyUID, err)
+		}
+		out[id] = catalogue.State(state)
+	}
+	return out, rows.Err()
+}
+
+// State returns a dataset's life-cycle state; an unknown dataset is an error wrapping
+// ErrNotFound.
+func (s *Store) State(ctx context.Context, id string) (catalogue.State, error) {
+	var state string
+	err := s.db.QueryRow(ctx, `SELECT state FROM datasets WHERE id = ?`, id).Scan(&state)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("dataset %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return "", fmt.Errorf("reading dataset %s: %w", id, err)
+	}
+	return catalogue.State(state), nil
+}
