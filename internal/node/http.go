@@ -126,36 +126,3 @@ func (n *Node) auditPage(w http.ResponseWriter, r *http.Request) {
 	}
 	n.gate.Render(w, r, http.StatusOK, "audit", "audit", "Audit", d)
 }
-
-// archiveGuard lets the node's own data holders and administrators reach the archive
-// (DICOMweb); researchers will come with visas (access issue), not yet.
-//
-// A request relayed by the hub carries the user the hub authenticated; the node lets it
-// in only if it knows that user itself, with one of those roles.
-func (n *Node) archiveGuard(h http.HandlerFunc) http.HandlerFunc {
-	api := n.gate.API(func(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-		n.allowArchive(w, r, p, h)
-	})
-	return func(w http.ResponseWriter, r *http.Request) {
-		p, ok := auth.PrincipalFrom(r.Context())
-		if !ok || p.Via != relayVia {
-			api(w, r)
-			return
-		}
-		u, err := n.users.Get(r.Context(), p.User)
-		if err != nil {
-			httpx.Error(w, http.StatusForbidden, "node %s does not know user %s (asserted by the hub)", n.cfg.Name, p.User)
-			return
-		}
-		n.allowArchive(w, r, auth.Principal{User: u.Name, Role: u.Role, Via: relayVia}, h)
-	}
-}
-
-func (n *Node) allowArchive(w http.ResponseWriter, r *http.Request, p auth.Principal, h http.HandlerFunc) {
-	switch p.Role {
-	case auth.RoleDataHolder, auth.RoleNodeAdmin:
-		h(w, r)
-	default:
-		httpx.Error(w, http.StatusForbidden, "the archive of node %s is open to its data holders and administrators; %s has role %s", n.cfg.Name, p.User, p.Role)
-	}
-}
