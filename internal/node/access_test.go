@@ -361,13 +361,16 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{class: api, method: "GET", path: "/api/v1/datasets/" + A + "/verify"},
 		{class: api, method: "POST", path: "/api/v1/datasets", body: "{}"},
 		{class: api, method: "POST", path: "/api/v1/datasets/" + A + "/frobnicate"},
+		{class: api, method: "GET", path: "/api/v1/datasets/" + A + "/versions"},
+		{class: api, method: "PUT", path: "/api/v1/datasets/" + A + "/studies", body: `{"add": []}`},
 		{class: page, method: "GET", path: "/datasets"},
 		{class: page, method: "GET", path: "/archive"},
 		{class: page, method: "GET", path: "/audit"},
 	}
 	// What a data holder gets from the dataset API (the requests change nothing).
 	apiOK := map[string]int{"GET /api/v1/datasets": 200, "GET /api/v1/datasets/" + A + "/verify": 200,
-		"POST /api/v1/datasets": 400, "POST /api/v1/datasets/" + A + "/frobnicate": 409}
+		"POST /api/v1/datasets": 400, "POST /api/v1/datasets/" + A + "/frobnicate": 409,
+		"GET /api/v1/datasets/" + A + "/versions": 200, "PUT /api/v1/datasets/" + A + "/studies": 200}
 	letters := map[string]string{}
 	for k, s := range w.studies {
 		letters[s.study] = k
@@ -502,3 +505,62 @@ func TestAuthorizationMatrix(t *testing.T) {
 
 // noRedirect is a client that shows redirects instead of following them.
 var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+// TestDatasetVersionsThroughAPI: a data holder adds a study to a published dataset
+// through the API; the dataset gets version 2 (version 1 kept), and a visa for the
+// dataset now opens the added study too.
+func TestDatasetVersionsThroughAPI(t *testing.T) {
+	w := newAccessWorld(t)
+	A := w.ds["A"]
+	good := w.issue(t, "alice", A, visa.AccessView)
+	do := func(method, path, auth, body string) (int, []byte) {
+		t.Helper()
+		req, _ := http.NewRequest(method, w.srv.URL+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+auth)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	nMeta := "/dicomweb/studies/" + w.studies["N"].study + "/metadata"
+	if st, b := do("GET", nMeta, good.Token, ""); st != 403 {
+		t.Fatalf("study N before it joined A: %d %s", st, b)
+	}
+	st, b := do("PUT", "/api/v1/datasets/"+A+"/studies", w.tokens["holder"], `{"add": ["`+w.studies["N"].study+`"]}`)
+	var rev struct {
+		Dataset catalogue.Dataset
+		Version bool `json:"new_version"`
+		Added   []string
+	}
+	if st != 200 || json.Unmarshal(b, &rev) != nil || !rev.Version || rev.Dataset.Version != 2 || len(rev.Added) != 1 || rev.Dataset.Studies != 2 {
+		t.Fatalf("adding a study: %d %s", st, b)
+	}
+	st, b = do("GET", "/api/v1/datasets/"+A+"/versions", w.tokens["holder"], "")
+	var vs []struct {
+		Version int
+		Root    string
+		Actor   string
+	}
+	if st != 200 || json.Unmarshal(b, &vs) != nil || len(vs) != 2 || vs[1].Root != rev.Dataset.ContentHash || vs[1].Actor != "holder" || vs[0].Root == vs[1].Root {
+		t.Fatalf("versions: %d %s", st, b)
+	}
+	if st, b := do("GET", nMeta, good.Token, ""); st != 200 {
+		t.Fatalf("study N after it joined A: %d %s", st, b)
+	}
+	// Removing every study is refused; removing N again makes version 3.
+	if st, b := do("PUT", "/api/v1/datasets/"+A+"/studies", w.tokens["holder"], `{"studies": []}`); st != 400 {
+		t.Fatalf("no studies: %d %s", st, b)
+	}
+	if st, b := do("PUT", "/api/v1/datasets/"+A+"/studies", w.tokens["holder"], `{"remove": ["`+w.studies["N"].study+`"]}`); st != 200 || !strings.Contains(string(b), `"version": 3,`) {
+		t.Fatalf("removing N: %d %s", st, b)
+	}
+	if st, b := do("GET", nMeta, good.Token, ""); st != 403 {
+		t.Fatalf("study N after it left A: %d %s", st, b)
+	}
+	if st, b := do("PUT", "/api/v1/datasets/"+A+"/studies", w.tokens["rita"], `{"add": []}`); st != 403 {
+		t.Fatalf("a researcher changing a dataset: %d %s", st, b)
+	}
+}

@@ -53,6 +53,8 @@ func (n *Node) apiRoutes() []httpx.Route {
 		{Pattern: "POST /api/v1/datasets", Handler: n.gate.API(n.apiCreateDataset)},
 		{Pattern: "POST /api/v1/datasets/{id}/{action}", Handler: n.gate.API(n.apiDatasetAction)},
 		{Pattern: "GET /api/v1/datasets/{id}/verify", Handler: n.gate.API(n.apiVerifyDataset)},
+		{Pattern: "GET /api/v1/datasets/{id}/versions", Handler: n.gate.API(n.apiDatasetVersions)},
+		{Pattern: "PUT /api/v1/datasets/{id}/studies", Handler: n.gate.API(n.apiDatasetStudies)},
 	}
 }
 
