@@ -255,3 +255,25 @@ func TestScopedSearch(t *testing.T) {
 		}
 	})
 }
+
+// TestStudiesIngested: the studies of instances stored from a source in a time window.
+func TestStudiesIngested(t *testing.T) {
+	engines(t, func(t *testing.T, ix *Index) {
+		ctx := context.Background()
+		t0 := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+		for i, r := range []struct {
+			study, source string
+			at            time.Time
+		}{{"2.25.1", "stow", t0}, {"2.25.1", "stow", t0.Add(time.Second)}, {"2.25.2", "stow", t0.Add(2 * time.Second)},
+			{"2.25.3", "upload", t0.Add(time.Second)}, {"2.25.4", "stow", t0.Add(time.Hour)}} {
+			if _, err := ix.Put(ctx, Record{PatientID: "P", StudyUID: r.study, SeriesUID: r.study + ".1", SOPUID: fmt.Sprintf("%s.1.%d", r.study, i),
+				BlobKey: fmt.Sprint(i), Source: r.source}, r.at); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := ix.StudiesIngested(ctx, "stow", t0, t0.Add(time.Minute))
+		if err != nil || fmt.Sprint(got) != "[2.25.1 2.25.2]" {
+			t.Fatalf("studies ingested: %v %v", got, err)
+		}
+	})
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/cancerimage/cie/internal/dicom"
 	"github.com/cancerimage/cie/internal/dicom/tags"
@@ -453,4 +454,24 @@ func globPattern(v string) string {
 		}
 	}
 	return b.String()
+}
+
+// StudiesIngested returns the studies that have instances stored from source between
+// from and to (inclusive): the studies of one ingest, sorted.
+func (ix *Index) StudiesIngested(ctx context.Context, source string, from, to time.Time) ([]string, error) {
+	rows, err := ix.db.Query(ctx, `SELECT DISTINCT study_uid FROM instances WHERE source = ? AND ingested_ms >= ? AND ingested_ms <= ?
+		ORDER BY study_uid`, source, from.UnixMilli(), to.UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("studies of ingest %s: %w", source, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var uid string
+		if err := rows.Scan(&uid); err != nil {
+			return nil, fmt.Errorf("studies of ingest %s: %w", source, err)
+		}
+		out = append(out, uid)
+	}
+	return out, rows.Err()
 }
