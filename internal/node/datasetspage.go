@@ -157,6 +157,9 @@ func (n *Node) pickStudies(ctx context.Context, q string) (web.NodeStudyPicks, e
 	var queries []index.Query
 	if q = strings.TrimSpace(q); q == "" {
 		queries = append(queries, index.Query{Limit: maxPicks + 1})
+	} else if m := strings.ToUpper(q); isModality(m) {
+		// A modality ("CT", "mr") means the studies with a series of it.
+		queries = append(queries, index.Query{Limit: maxPicks + 1, Match: map[dicom.Tag]string{tags.ModalitiesInStudy: m}})
 	} else {
 		wild := q
 		if !strings.ContainsAny(q, "*?") {
@@ -164,9 +167,6 @@ func (n *Node) pickStudies(ctx context.Context, q string) (web.NodeStudyPicks, e
 		}
 		queries = append(queries, index.Query{Limit: maxPicks + 1, Match: map[dicom.Tag]string{tags.PatientID: wild}},
 			index.Query{Limit: maxPicks + 1, Match: map[dicom.Tag]string{tags.StudyDescription: wild}})
-		if m := strings.ToUpper(q); len(m) >= 2 && len(m) <= 3 && strings.Trim(m, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == "" {
-			queries = append(queries, index.Query{Limit: maxPicks + 1, Match: map[dicom.Tag]string{tags.ModalitiesInStudy: m}})
-		}
 	}
 	seen := map[string]bool{}
 	for _, iq := range queries {
@@ -189,6 +189,12 @@ func (n *Node) pickStudies(ctx context.Context, q string) (web.NodeStudyPicks, e
 		}
 	}
 	return p, nil
+}
+
+// isModality reports whether s is a DICOM modality the catalogue knows (CT, MR, PT, …).
+func isModality(s string) bool {
+	_, ok := catalogue.ModalityFromDICOM(s)
+	return ok
 }
 
 // studyPicks answers the form's study search (htmx) with the "node-study-picks" fragment.
