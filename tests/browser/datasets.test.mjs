@@ -22,7 +22,8 @@ async function browser() {
 test('a data holder makes a dataset with the form, publishes it, and the catalogue shows it', async () => {
   const node = demo.nodes[0];
   const holder = demo.users.find((u) => u.name === `${node.name}-holder`);
-  const title = `Form test ${Date.now()}`;
+  // (Other tests open the first dataset of the catalogue and expect "studies" in its title.)
+  const title = `MR studies of the form test ${Date.now()}`;
   const b = await browser();
   try {
     const page = await b.newPage({ viewport: { width: 1280, height: 1000 } });
