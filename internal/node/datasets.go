@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/nats-io/nats.go"
@@ -186,6 +187,10 @@ func (n *Node) apiDatasetAction(w http.ResponseWriter, r *http.Request, p auth.P
 		return
 	}
 	action := catalogue.Action(strings.ToLower(r.PathValue("action")))
+	if action == actionRevise {
+		n.reviseDataset(w, r, p, nil)
+		return
+	}
 	d, err := n.datasets.Apply(r.Context(), p.User, r.PathValue("id"), action)
 	var ve *catalogue.ValidationError
 	switch {
@@ -230,4 +235,101 @@ func (n *Node) apiVerifyDataset(w http.ResponseWriter, r *http.Request, p auth.P
 	}
 	httpx.JSON(w, http.StatusOK, datasetVerification{Dataset: r.PathValue("id"), Recorded: rec.Root, Found: found.Root,
 		OK: len(changes) == 0, Changes: changes})
+}
+
+// actionRevise re-hashes a dataset's studies and records a new version if its content
+// changed (beside the life-cycle moves of POST /api/v1/datasets/{id}/{action}).
+const actionRevise = "revise"
+
+// datasetRevision is the answer of a revision: the dataset and what changed.
+type datasetRevision struct {
+	Dataset  catalogue.Dataset `json:"dataset"`
+	Changed  bool              `json:"changed"`
+	Version  bool              `json:"new_version"`
+	Added    []string          `json:"added"`
+	Removed  []string          `json:"removed"`
+	Modified []string          `json:"changed_studies"`
+}
+
+// reviseDataset records the dataset's content with studies (nil: the ones it has).
+func (n *Node) reviseDataset(w http.ResponseWriter, r *http.Request, p auth.Principal, studies []string) {
+	d, rev, err := n.datasets.Revise(r.Context(), p.User, r.PathValue("id"), studies)
+	switch {
+	case errors.Is(err, dataset.ErrNotFound):
+		httpx.Error(w, http.StatusNotFound, "%v", err)
+		return
+	case errors.Is(err, index.ErrNotFound), errors.Is(err, dataset.ErrNoStudies):
+		httpx.Error(w, http.StatusBadRequest, "%v", err)
+		return
+	case err != nil:
+		httpx.Error(w, http.StatusInternalServerError, "%v", err)
+		return
+	}
+	if rev.Changed && d.State != catalogue.StateDraft {
+		n.syncDatasets(r.Context())
+	}
+	httpx.JSON(w, http.StatusOK, datasetRevision{Dataset: d, Changed: rev.Changed, Version: rev.NewVersion,
+		Added: nonNil(rev.Added), Removed: nonNil(rev.Removed), Modified: nonNil(rev.Modified)})
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// apiDatasetStudies changes a dataset's studies: {"studies": [...]} replaces them,
+// {"add": [...], "remove": [...]} edits them.
+func (n *Node) apiDatasetStudies(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	if !n.holder(w, p) {
+		return
+	}
+	var body struct {
+		Studies *[]string `json:"studies"`
+		Add     []string  `json:"add"`
+		Remove  []string  `json:"remove"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<20)).Decode(&body); err != nil {
+		httpx.Error(w, http.StatusBadRequest, "reading the studies: %v", err)
+		return
+	}
+	var studies []string
+	if body.Studies != nil {
+		studies = append([]string{}, *body.Studies...)
+	} else {
+		_, current, err := n.datasets.Get(r.Context(), r.PathValue("id"))
+		if errors.Is(err, dataset.ErrNotFound) {
+			httpx.Error(w, http.StatusNotFound, "%v", err)
+			return
+		}
+		if err != nil {
+			httpx.Error(w, http.StatusInternalServerError, "%v", err)
+			return
+		}
+		for _, s := range append(current, body.Add...) {
+			if !slices.Contains(body.Remove, s) {
+				studies = append(studies, s)
+			}
+		}
+	}
+	if studies == nil {
+		studies = []string{}
+	}
+	n.reviseDataset(w, r, p, studies)
+}
+
+func (n *Node) apiDatasetVersions(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	if !n.holder(w, p) {
+		return
+	}
+	vs, err := n.datasets.Versions(r.Context(), r.PathValue("id"))
+	switch {
+	case errors.Is(err, dataset.ErrNotFound):
+		httpx.Error(w, http.StatusNotFound, "%v", err)
+	case err != nil:
+		httpx.Error(w, http.StatusInternalServerError, "%v", err)
+	default:
+		httpx.JSON(w, http.StatusOK, vs)
+	}
 }

@@ -53,6 +53,8 @@ func (n *Node) apiRoutes() []httpx.Route {
 		{Pattern: "POST /api/v1/datasets", Handler: n.gate.API(n.apiCreateDataset)},
 		{Pattern: "POST /api/v1/datasets/{id}/{action}", Handler: n.gate.API(n.apiDatasetAction)},
 		{Pattern: "GET /api/v1/datasets/{id}/verify", Handler: n.gate.API(n.apiVerifyDataset)},
+		{Pattern: "GET /api/v1/datasets/{id}/versions", Handler: n.gate.API(n.apiDatasetVersions)},
+		{Pattern: "PUT /api/v1/datasets/{id}/studies", Handler: n.gate.API(n.apiDatasetStudies)},
 	}
 }
 
@@ -125,37 +127,4 @@ func (n *Node) auditPage(w http.ResponseWriter, r *http.Request) {
 		d.Entries = append(d.Entries, web.AuditRow{Index: e.Index, Time: e.Time, Type: e.Type, Actor: e.Actor, Subject: e.Subject, Fields: e.Fields})
 	}
 	n.gate.Render(w, r, http.StatusOK, "audit", "audit", "Audit", d)
-}
-
-// archiveGuard lets the node's own data holders and administrators reach the archive
-// (DICOMweb); researchers will come with visas (access issue), not yet.
-//
-// A request relayed by the hub carries the user the hub authenticated; the node lets it
-// in only if it knows that user itself, with one of those roles.
-func (n *Node) archiveGuard(h http.HandlerFunc) http.HandlerFunc {
-	api := n.gate.API(func(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-		n.allowArchive(w, r, p, h)
-	})
-	return func(w http.ResponseWriter, r *http.Request) {
-		p, ok := auth.PrincipalFrom(r.Context())
-		if !ok || p.Via != relayVia {
-			api(w, r)
-			return
-		}
-		u, err := n.users.Get(r.Context(), p.User)
-		if err != nil {
-			httpx.Error(w, http.StatusForbidden, "node %s does not know user %s (asserted by the hub)", n.cfg.Name, p.User)
-			return
-		}
-		n.allowArchive(w, r, auth.Principal{User: u.Name, Role: u.Role, Via: relayVia}, h)
-	}
-}
-
-func (n *Node) allowArchive(w http.ResponseWriter, r *http.Request, p auth.Principal, h http.HandlerFunc) {
-	switch p.Role {
-	case auth.RoleDataHolder, auth.RoleNodeAdmin:
-		h(w, r)
-	default:
-		httpx.Error(w, http.StatusForbidden, "the archive of node %s is open to its data holders and administrators; %s has role %s", n.cfg.Name, p.User, p.Role)
-	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/cancerimage/cie/internal/dimse"
 	"github.com/cancerimage/cie/internal/fed"
 	"github.com/cancerimage/cie/internal/httpx"
+	"github.com/cancerimage/cie/internal/node/access"
 	"github.com/cancerimage/cie/internal/node/archive"
 	"github.com/cancerimage/cie/internal/node/dataset"
 	"github.com/cancerimage/cie/internal/node/dicomweb"
@@ -66,8 +67,10 @@ type Node struct {
 	pacs     *pacs
 	datasets *dataset.Store
 	visas    *visa.NodeCache
-	nc       *nats.Conn // the bus connection while Run runs
-	dimseAE  string     // "AE@host:port" while the DIMSE service listens
+	verifier *visa.Verifier // checks visas with n.visas, logs every decision
+	policy   *access.Policy // what visa holders may read
+	nc       *nats.Conn     // the bus connection while Run runs
+	dimseAE  string         // "AE@host:port" while the DIMSE service listens
 
 	mu        sync.Mutex
 	connected bool
@@ -160,6 +163,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Node, error) {
 	if err != nil {
 		return fail(fmt.Errorf("visa keys: %w", err))
 	}
+	n.verifier = visa.NewVerifier(n.visas, visa.VerifierOptions{Audit: n.audit})
+	n.policy = &access.Policy{Verifier: n.verifier, Datasets: n.datasets, Node: cfg.Name}
 	if n.viewer, err = viewer.New(viewer.Options{Prefix: "/viewer/", DICOMweb: DICOMwebPrefix}); err != nil {
 		return fail(fmt.Errorf("viewer: %w", err))
 	}

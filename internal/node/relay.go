@@ -63,24 +63,11 @@ func (n *Node) relay(ctx context.Context, nc *nats.Conn, rq fed.RelayRequest) {
 	stop := context.AfterFunc(ctx, func() { w.mu.Lock(); w.cond.Broadcast(); w.mu.Unlock() })
 	defer stop()
 
-	base, err := url.Parse(rq.BaseURL)
-	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
-		w.fail(http.StatusBadRequest, "relay: bad base URL")
+	req, err := relayRequest(ctx, rq)
+	if err != nil {
+		w.fail(http.StatusBadRequest, err.Error())
 		return
 	}
-	target := DICOMwebPrefix + rq.Path
-	if rq.Query != "" {
-		target += "?" + rq.Query
-	}
-	req, err := http.NewRequestWithContext(auth.WithPrincipal(ctx, auth.Principal{User: rq.User, Role: rq.Role, Via: relayVia}), rq.Method, target, nil)
-	if err != nil || rq.Method != http.MethodGet {
-		w.fail(http.StatusBadRequest, "relay: only GET requests are relayed")
-		return
-	}
-	req.Host = base.Host
-	req.Header.Set("Accept", rq.Accept)
-	req.Header.Set("X-Forwarded-Proto", base.Scheme)
-	req.Header.Set("X-Forwarded-Prefix", base.Path)
 	n.relayMux.ServeHTTP(w, req)
 	w.finish()
 }
@@ -211,4 +198,31 @@ func (w *relayWriter) finish() {
 		w.err = nil // the end message must go out
 	}
 	w.send(fed.RelayEnd, h, nil)
+}
+
+// relayRequest is the HTTP request a relay request stands for, as the node's DICOMweb
+// handlers (n.relayMux) serve it: the user the hub authenticated as its principal
+// (Via relayVia) and the visas the hub attached in its context.
+func relayRequest(ctx context.Context, rq fed.RelayRequest) (*http.Request, error) {
+	base, err := url.Parse(rq.BaseURL)
+	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
+		return nil, errors.New("relay: bad base URL")
+	}
+	if rq.Method != http.MethodGet {
+		return nil, errors.New("relay: only GET requests are relayed")
+	}
+	target := DICOMwebPrefix + rq.Path
+	if rq.Query != "" {
+		target += "?" + rq.Query
+	}
+	rctx := withRelayVisas(auth.WithPrincipal(ctx, auth.Principal{User: rq.User, Role: rq.Role, Via: relayVia}), rq.Visas)
+	req, err := http.NewRequestWithContext(rctx, rq.Method, target, nil)
+	if err != nil {
+		return nil, fmt.Errorf("relay: %w", err)
+	}
+	req.Host = base.Host
+	req.Header.Set("Accept", rq.Accept)
+	req.Header.Set("X-Forwarded-Proto", base.Scheme)
+	req.Header.Set("X-Forwarded-Prefix", base.Path)
+	return req, nil
 }

@@ -66,6 +66,11 @@
 // grant that cannot be logged is refused. If the cache has not heard from the
 // hub for MaxStale, visas are refused (ErrStale): revocations may be missing.
 //
+// A node that weighs several tokens or datasets for one request (the visas a
+// relayed request carries; a study in more than one dataset) verifies them
+// once with Check, decides per dataset with Decide and logs the one decision
+// with Record, which also logs refusals made for the node's own reasons.
+//
 // Refusals wrap one sentinel error (ErrExpired, ErrRevoked, ErrBadSignature,
 // ErrUnknownKey, ErrWrongDataset, ErrWrongAccess, …), to test with errors.Is.
 package visa

@@ -270,6 +270,9 @@ type Request struct {
 	// Subject, if not empty, is who the node authenticated; the visa's "sub"
 	// must equal it.
 	Subject string
+	// Resource, if not empty, names what was asked for (e.g. a DICOMweb
+	// path); it is logged with the decision.
+	Resource string
 }
 
 // Decision is the outcome of Allow.
@@ -347,6 +350,17 @@ func (v *Verifier) Allow(ctx context.Context, token string, req Request) Decisio
 			d = decide(checked, req)
 		}
 	}
+	return v.Record(ctx, req, d)
+}
+
+// Record writes a decision (made with Decide, or by the caller for a
+// reason of its own) to the audit log and returns it. A grant that cannot
+// be logged comes back as a refusal wrapping ErrAudit. A refusal without an
+// error is given one wrapping ErrNoVisa.
+func (v *Verifier) Record(ctx context.Context, req Request, d Decision) Decision {
+	if !d.Allowed && d.Err == nil {
+		d.Err = fmt.Errorf("%w presented", ErrNoVisa)
+	}
 	if d.Err != nil {
 		d.Allowed = false
 		d.Reason = d.Err.Error()
@@ -365,6 +379,9 @@ func (v *Verifier) audit(ctx context.Context, req Request, d Decision) error {
 	}
 	e := audit.Event{Type: EventDenied, Actor: clip(req.Subject), Subject: clip(req.Dataset),
 		Fields: map[string]string{"action": string(req.Action), "reason": clip(d.Reason)}}
+	if req.Resource != "" {
+		e.Fields["resource"] = clip(req.Resource)
+	}
 	if d.Allowed {
 		e.Type = EventAllowed
 	}

@@ -215,6 +215,30 @@ type NodeDatasetsData struct {
 	Message string
 	// Hub is where published datasets appear (the hub's catalogue), if known.
 	Hub string
+	// Form is the form that makes a dataset by hand.
+	Form DatasetForm
+}
+
+// DatasetForm is what the form to make a dataset offers: the vocabularies of its
+// EUCAIM DCAT-AP fields, the node's recent ingests, and default values.
+type DatasetForm struct {
+	CancerTypes, BodyParts, Modalities []Option
+	AccessRights, InteropLevels        []Option
+	Ingests                            []Option // value: ingest id
+	License, Legislation, Publisher    string
+	// Studies are the first studies of the index, to pick from before any search.
+	Studies NodeStudyPicks
+}
+
+// Option is one choice of a select or checkbox list.
+type Option struct{ Value, Label string }
+
+// NodeStudyPicks is the "node-study-picks" fragment: studies to tick for a dataset.
+type NodeStudyPicks struct {
+	Query   string
+	Studies []StudyRow
+	// More is true when the search matched more studies than are listed.
+	More bool
 }
 
 // NodeDatasetRow is one dataset of a node, with the actions its state allows.

@@ -15,4 +15,12 @@
 //
 // Verify recomputes every leaf from the stored bytes and names what differs from the
 // recorded tree: an instance changed, missing or added, per series and study.
+//
+// # Versions
+//
+// Revise records a dataset's content anew, with other studies (the holder added or
+// removed some) or the same ones (whose content changed). If the root differs, a
+// dataset that has been published gets a new version (catalogue.Dataset.Version, with
+// version notes) with its own tree in the blob store; earlier trees stay, and Versions
+// lists them all (table dataset_versions). A draft's content is replaced in place.
 package dataset

@@ -77,7 +77,7 @@ func (s *Store) Create(ctx context.Context, actor string, d catalogue.Dataset, s
 		return d, err
 	}
 	d.Normalize()
-	if err := s.save(ctx, d, tree, studies, true); err != nil {
+	if err := s.save(ctx, actor, d, tree, studies, true); err != nil {
 		return d, err
 	}
 	if _, err := s.audit.Append(ctx, audit.Event{Type: "dataset.created", Actor: actor, Subject: d.ID, Fields: map[string]string{
@@ -122,7 +122,7 @@ func (s *Store) modalities(ctx context.Context, studies []string) []catalogue.Co
 	return out
 }
 
-func (s *Store) save(ctx context.Context, d catalogue.Dataset, tree *Tree, studies []string, create bool) error {
+func (s *Store) save(ctx context.Context, actor string, d catalogue.Dataset, tree *Tree, studies []string, create bool) error {
 	body, err := json.Marshal(d)
 	if err != nil {
 		return err
@@ -142,6 +142,10 @@ func (s *Store) save(ctx context.Context, d catalogue.Dataset, tree *Tree, studi
 		if create {
 			if _, err := tx.Exec(ctx, `INSERT INTO datasets (id, version, state, body, root, tree_key, created_ms, updated_ms)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, d.ID, d.Version, string(d.State), string(body), d.ContentHash, treeKey, now, now); err != nil {
+				return fmt.Errorf("saving dataset %s: %w", d.ID, err)
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO dataset_versions (dataset_id, version, root, tree_key, actor, notes, created_ms)
+				VALUES (?, ?, ?, ?, ?, ?, ?)`, d.ID, d.Version, d.ContentHash, treeKey, actor, "", now); err != nil {
 				return fmt.Errorf("saving dataset %s: %w", d.ID, err)
 			}
 			for _, uid := range studies {
@@ -219,7 +223,7 @@ func (s *Store) Apply(ctx context.Context, actor, id string, action catalogue.Ac
 	if err := d.Apply(action, s.now()); err != nil {
 		return d, err
 	}
-	if err := s.save(ctx, d, nil, nil, false); err != nil {
+	if err := s.save(ctx, actor, d, nil, nil, false); err != nil {
 		return d, err
 	}
 	if _, err := s.audit.Append(ctx, audit.Event{Type: "dataset." + string(action), Actor: actor, Subject: d.ID,
@@ -229,27 +233,35 @@ func (s *Store) Apply(ctx context.Context, actor, id string, action catalogue.Ac
 	return d, nil
 }
 
-// Verify re-checks a dataset's content against its recorded hash tree.
-func (s *Store) Verify(ctx context.Context, id string) (recorded, found *Tree, changes []Change, err error) {
+// tree reads the recorded hash tree of a dataset's current version.
+func (s *Store) tree(ctx context.Context, id string) (*Tree, error) {
 	var key string
 	if err := s.db.QueryRow(ctx, `SELECT tree_key FROM datasets WHERE id = ?`, id).Scan(&key); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
-			return nil, nil, nil, fmt.Errorf("dataset %s: %w", id, ErrNotFound)
+			return nil, fmt.Errorf("dataset %s: %w", id, ErrNotFound)
 		}
-		return nil, nil, nil, err
+		return nil, err
 	}
 	rc, err := s.blobs.Get(ctx, key)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("dataset %s: its hash tree: %w", id, err)
+		return nil, fmt.Errorf("dataset %s: its hash tree: %w", id, err)
 	}
 	data, err := io.ReadAll(rc)
 	rc.Close()
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
-	recorded = &Tree{}
-	if err := json.Unmarshal(data, recorded); err != nil {
-		return nil, nil, nil, fmt.Errorf("dataset %s: its hash tree: %w", id, err)
+	t := &Tree{}
+	if err := json.Unmarshal(data, t); err != nil {
+		return nil, fmt.Errorf("dataset %s: its hash tree: %w", id, err)
+	}
+	return t, nil
+}
+
+// Verify re-checks a dataset's content against the hash tree of its current version.
+func (s *Store) Verify(ctx context.Context, id string) (recorded, found *Tree, changes []Change, err error) {
+	if recorded, err = s.tree(ctx, id); err != nil {
+		return nil, nil, nil, err
 	}
 	found, changes, err = Verify(ctx, s.ix, s.blobs, recorded)
 	return recorded, found, changes, err
@@ -271,4 +283,37 @@ func (s *Store) OfStudy(ctx context.Context, studyUID string) ([]string, error) 
 		out = append(out, id)
 	}
 	return out, rows.Err()
+}
+
+// Membership returns the datasets that hold a study, with their life-cycle states.
+func (s *Store) Membership(ctx context.Context, studyUID string) (map[string]catalogue.State, error) {
+	rows, err := s.db.Query(ctx, `SELECT d.id, d.state FROM dataset_studies m JOIN datasets d ON d.id = m.dataset_id
+		WHERE m.study_uid = ?`, studyUID)
+	if err != nil {
+		return nil, fmt.Errorf("datasets of study %s: %w", studyUID, err)
+	}
+	defer rows.Close()
+	out := map[string]catalogue.State{}
+	for rows.Next() {
+		var id, state string
+		if err := rows.Scan(&id, &state); err != nil {
+			return nil, fmt.Errorf("datasets of study %s: %w", studyUID, err)
+		}
+		out[id] = catalogue.State(state)
+	}
+	return out, rows.Err()
+}
+
+// State returns a dataset's life-cycle state; an unknown dataset is an error wrapping
+// ErrNotFound.
+func (s *Store) State(ctx context.Context, id string) (catalogue.State, error) {
+	var state string
+	err := s.db.QueryRow(ctx, `SELECT state FROM datasets WHERE id = ?`, id).Scan(&state)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("dataset %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return "", fmt.Errorf("reading dataset %s: %w", id, err)
+	}
+	return catalogue.State(state), nil
 }

@@ -41,8 +41,20 @@ func TestStoreLifeCycle(t *testing.T) {
 	if ids, _ := s.OfStudy(ctx, studies[0]); len(ids) != 1 || ids[0] != d.ID {
 		t.Fatalf("datasets of a study: %v", ids)
 	}
+	if st, err := s.State(ctx, d.ID); err != nil || st != catalogue.StateDraft {
+		t.Fatalf("state of a draft: %q %v", st, err)
+	}
 	if d, err = s.Apply(ctx, "holder", d.ID, catalogue.ActionPublish); err != nil || d.State != catalogue.StatePublished || d.Issued.IsZero() {
 		t.Fatalf("publish: %v", err)
+	}
+	if m, err := s.Membership(ctx, studies[0]); err != nil || len(m) != 1 || m[d.ID] != catalogue.StatePublished {
+		t.Fatalf("membership: %v %v", m, err)
+	}
+	if m, err := s.Membership(ctx, "2.25.1"); err != nil || len(m) != 0 {
+		t.Fatalf("membership of an unknown study: %v %v", m, err)
+	}
+	if _, err := s.State(ctx, "nosuch"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("state of an unknown dataset: %v", err)
 	}
 	if _, err := s.Apply(ctx, "holder", d.ID, catalogue.ActionReactivate); !errors.Is(err, catalogue.ErrTransition) {
 		t.Fatalf("reactivate a published dataset: %v", err)

@@ -24,16 +24,16 @@ const ThumbnailSize = 128
 const maxFrameList = 4096
 
 // registerPixels adds the frame, rendered and thumbnail routes.
-func (s *Service) registerPixels(route func(string, http.HandlerFunc)) {
+func (s *Service) registerPixels(route func(string, Op, http.HandlerFunc)) {
 	p := s.prefix
 	inst := "GET " + p + "/studies/{study}/series/{series}/instances/{instance}"
-	route(inst+"/frames/{frames}", s.frames)
-	route(inst+"/rendered", s.rendered)
-	route(inst+"/frames/{frames}/rendered", s.rendered)
-	route(inst+"/thumbnail", s.thumbnail)
-	route(inst+"/frames/{frames}/thumbnail", s.thumbnail)
-	route("GET "+p+"/studies/{study}/series/{series}/thumbnail", s.thumbnail)
-	route("GET "+p+"/studies/{study}/thumbnail", s.thumbnail)
+	route(inst+"/frames/{frames}", OpFrames, s.frames)
+	route(inst+"/rendered", OpRendered, s.rendered)
+	route(inst+"/frames/{frames}/rendered", OpRendered, s.rendered)
+	route(inst+"/thumbnail", OpThumbnail, s.thumbnail)
+	route(inst+"/frames/{frames}/thumbnail", OpThumbnail, s.thumbnail)
+	route("GET "+p+"/studies/{study}/series/{series}/thumbnail", OpThumbnail, s.thumbnail)
+	route("GET "+p+"/studies/{study}/thumbnail", OpThumbnail, s.thumbnail)
 }
 
 // openFrames reads the stored instance and locates its frames.

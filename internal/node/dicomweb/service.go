@@ -36,31 +36,32 @@ func New(a *archive.Archive, prefix string, peer Peer, log *slog.Logger) *Servic
 	return &Service{archive: a, log: log, prefix: strings.TrimSuffix(prefix, "/"), peer: peer}
 }
 
-// Register adds the service's routes to mux, each wrapped by guard (authentication).
+// Register adds the service's routes to mux, each wrapped by guard (authentication and
+// access policy), which finds the route's operation with OpOf.
 func (s *Service) Register(mux *http.ServeMux, guard func(http.HandlerFunc) http.HandlerFunc) {
 	p := s.prefix
-	route := func(pattern string, h http.HandlerFunc) { mux.HandleFunc(pattern, guard(h)) }
+	route := func(pattern string, op Op, h http.HandlerFunc) { mux.HandleFunc(pattern, withOp(op, guard(h))) }
 	// QIDO-RS
-	route("GET "+p+"/studies", s.search(index.StudyLevel))
-	route("GET "+p+"/series", s.search(index.SeriesLevel))
-	route("GET "+p+"/instances", s.search(index.InstanceLevel))
-	route("GET "+p+"/studies/{study}/series", s.search(index.SeriesLevel))
-	route("GET "+p+"/studies/{study}/instances", s.search(index.InstanceLevel))
-	route("GET "+p+"/studies/{study}/series/{series}/instances", s.search(index.InstanceLevel))
+	route("GET "+p+"/studies", OpSearch, s.search(index.StudyLevel))
+	route("GET "+p+"/series", OpSearch, s.search(index.SeriesLevel))
+	route("GET "+p+"/instances", OpSearch, s.search(index.InstanceLevel))
+	route("GET "+p+"/studies/{study}/series", OpSearch, s.search(index.SeriesLevel))
+	route("GET "+p+"/studies/{study}/instances", OpSearch, s.search(index.InstanceLevel))
+	route("GET "+p+"/studies/{study}/series/{series}/instances", OpSearch, s.search(index.InstanceLevel))
 	// WADO-RS
-	route("GET "+p+"/studies/{study}", s.retrieve)
-	route("GET "+p+"/studies/{study}/series/{series}", s.retrieve)
-	route("GET "+p+"/studies/{study}/series/{series}/instances/{instance}", s.retrieve)
-	route("GET "+p+"/studies/{study}/metadata", s.metadata)
-	route("GET "+p+"/studies/{study}/series/{series}/metadata", s.metadata)
-	route("GET "+p+"/studies/{study}/series/{series}/instances/{instance}/metadata", s.metadata)
-	route("GET "+p+"/studies/{study}/series/{series}/instances/{instance}/bulkdata/{path...}", s.bulkdata)
+	route("GET "+p+"/studies/{study}", OpRetrieve, s.retrieve)
+	route("GET "+p+"/studies/{study}/series/{series}", OpRetrieve, s.retrieve)
+	route("GET "+p+"/studies/{study}/series/{series}/instances/{instance}", OpRetrieve, s.retrieve)
+	route("GET "+p+"/studies/{study}/metadata", OpMetadata, s.metadata)
+	route("GET "+p+"/studies/{study}/series/{series}/metadata", OpMetadata, s.metadata)
+	route("GET "+p+"/studies/{study}/series/{series}/instances/{instance}/metadata", OpMetadata, s.metadata)
+	route("GET "+p+"/studies/{study}/series/{series}/instances/{instance}/bulkdata/{path...}", OpBulkdata, s.bulkdata)
 	s.registerPixels(route)
 	// STOW-RS
-	route("POST "+p+"/studies", s.store)
-	mux.HandleFunc(p+"/", guard(func(w http.ResponseWriter, r *http.Request) {
+	route("POST "+p+"/studies", OpStore, s.store)
+	route(p+"/", OpNone, func(w http.ResponseWriter, r *http.Request) {
 		httpx.Error(w, http.StatusNotFound, "no such DICOMweb resource: %s %s", r.Method, r.URL.Path)
-	}))
+	})
 }
 
 // baseURL is the absolute URL of the service as the client reached it.
@@ -153,6 +154,9 @@ func (s *Service) search(level index.Level) http.HandlerFunc {
 				}
 				q.Match[t] = vals[0]
 			}
+		}
+		if scope, ok := scopeOf(r.Context()); ok {
+			q.Scoped, q.Datasets = true, scope
 		}
 		matches, err := s.archive.Index().Search(r.Context(), q)
 		if err != nil {

@@ -216,3 +216,64 @@ func mustSearch(t *testing.T, ix *Index, q Query) []Match {
 	}
 	return m
 }
+
+// TestScopedSearch: a scoped search sees only the studies of the datasets
+// named, at every level, and nothing when no dataset is named.
+func TestScopedSearch(t *testing.T) {
+	engines(t, func(t *testing.T, ix *Index) {
+		ctx := context.Background()
+		fill(t, ix)
+		for id, studies := range map[string][]string{"d1": {"2.25.11", "2.25.21"}, "d2": {"2.25.21", "2.25.32"}} {
+			if _, err := ix.db.Exec(ctx, `INSERT INTO datasets (id, version, state, body, root, tree_key, created_ms, updated_ms)
+				VALUES (?, 1, 'published', '{}', '', '', 0, 0)`, id); err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range studies {
+				if _, err := ix.db.Exec(ctx, `INSERT INTO dataset_studies (dataset_id, study_uid) VALUES (?, ?)`, id, s); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		for _, c := range []struct {
+			name string
+			q    Query
+			want int
+		}{
+			{"unscoped", Query{}, 6},
+			{"one dataset", Query{Scoped: true, Datasets: []string{"d1"}}, 2},
+			{"two datasets overlap", Query{Scoped: true, Datasets: []string{"d1", "d2"}}, 3},
+			{"unknown dataset", Query{Scoped: true, Datasets: []string{"nope"}}, 0},
+			{"no dataset", Query{Scoped: true}, 0},
+			{"series", Query{Level: SeriesLevel, Scoped: true, Datasets: []string{"d2"}}, 4},
+			{"series of a study outside", Query{Level: SeriesLevel, StudyUID: "2.25.12", Scoped: true, Datasets: []string{"d1", "d2"}}, 0},
+			{"instances with a match", Query{Level: InstanceLevel, Scoped: true, Datasets: []string{"d1"}, Match: map[dicom.Tag]string{tags.Modality: "CT"}}, 6},
+		} {
+			m, err := ix.Search(ctx, c.q)
+			if err != nil || len(m) != c.want {
+				t.Errorf("%s: %d matches (%v), want %d", c.name, len(m), err, c.want)
+			}
+		}
+	})
+}
+
+// TestStudiesIngested: the studies of instances stored from a source in a time window.
+func TestStudiesIngested(t *testing.T) {
+	engines(t, func(t *testing.T, ix *Index) {
+		ctx := context.Background()
+		t0 := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+		for i, r := range []struct {
+			study, source string
+			at            time.Time
+		}{{"2.25.1", "stow", t0}, {"2.25.1", "stow", t0.Add(time.Second)}, {"2.25.2", "stow", t0.Add(2 * time.Second)},
+			{"2.25.3", "upload", t0.Add(time.Second)}, {"2.25.4", "stow", t0.Add(time.Hour)}} {
+			if _, err := ix.Put(ctx, Record{PatientID: "P", StudyUID: r.study, SeriesUID: r.study + ".1", SOPUID: fmt.Sprintf("%s.1.%d", r.study, i),
+				BlobKey: fmt.Sprint(i), Source: r.source}, r.at); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := ix.StudiesIngested(ctx, "stow", t0, t0.Add(time.Minute))
+		if err != nil || fmt.Sprint(got) != "[2.25.1 2.25.2]" {
+			t.Fatalf("studies ingested: %v %v", got, err)
+		}
+	})
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/cancerimage/cie/internal/dicom"
 	"github.com/cancerimage/cie/internal/dicom/tags"
@@ -97,6 +98,11 @@ type Query struct {
 	Match map[dicom.Tag]string
 	// Limit (0 means DefaultLimit; at most MaxLimit) and Offset page the results.
 	Limit, Offset int
+	// Scoped restricts the search to the studies of Datasets (the node's
+	// dataset_studies table): what a researcher's visas open. Scoped with no
+	// Datasets matches nothing.
+	Scoped   bool
+	Datasets []string
 }
 
 // Study is a study as QIDO-RS returns it.
@@ -155,6 +161,17 @@ func (ix *Index) build(q *Query) (string, []any, error) {
 	}
 	if q.SeriesUID != "" {
 		where, args = append(where, "se.series_uid = ?"), append(args, q.SeriesUID)
+	}
+	if q.Scoped {
+		if len(q.Datasets) == 0 {
+			where = append(where, "1 = 0")
+		} else {
+			marks := strings.TrimSuffix(strings.Repeat("?, ", len(q.Datasets)), ", ")
+			where = append(where, "s.study_uid IN (SELECT study_uid FROM dataset_studies WHERE dataset_id IN ("+marks+"))")
+			for _, id := range q.Datasets {
+				args = append(args, id)
+			}
+		}
 	}
 	for tag, val := range q.Match {
 		a, ok := attributes[tag]
@@ -437,4 +454,24 @@ func globPattern(v string) string {
 		}
 	}
 	return b.String()
+}
+
+// StudiesIngested returns the studies that have instances stored from source between
+// from and to (inclusive): the studies of one ingest, sorted.
+func (ix *Index) StudiesIngested(ctx context.Context, source string, from, to time.Time) ([]string, error) {
+	rows, err := ix.db.Query(ctx, `SELECT DISTINCT study_uid FROM instances WHERE source = ? AND ingested_ms >= ? AND ingested_ms <= ?
+		ORDER BY study_uid`, source, from.UnixMilli(), to.UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("studies of ingest %s: %w", source, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var uid string
+		if err := rows.Scan(&uid); err != nil {
+			return nil, fmt.Errorf("studies of ingest %s: %w", source, err)
+		}
+		out = append(out, uid)
+	}
+	return out, rows.Err()
 }
