@@ -9,7 +9,8 @@ import (
 	"github.com/cancerimage/cie/internal/dicom"
 )
 
-// StoreRequest is a received C-STORE request whose data set is complete in a spool file.
+// StoreRequest is a received C-STORE request whose data set is complete, in memory or
+// (when large) in a spool file.
 type StoreRequest struct {
 	// CallingAE and CalledAE are the AE titles of the association.
 	CallingAE, CalledAE string
@@ -32,9 +33,10 @@ type StoreRequest struct {
 	Data io.ReaderAt
 	// Size is the length of the data set in bytes.
 	Size int64
-	// Path is the spool file holding Data. The handler may rename it (e.g. into a store on
-	// the same file system: the server then never touches it again); a file left there is
-	// reused for the association's next instance and removed when the association ends.
+	// Path is the spool file holding Data, or "" when Data is in memory (a data set of at
+	// most Config.MemorySpool bytes). The handler may rename the file (e.g. into a store on the same file
+	// system: the server then never touches it again); a file left there is reused for the
+	// association's next instance and removed when the association ends.
 	Path string
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -228,7 +229,7 @@ func TestSpoolRenameAndCleanup(t *testing.T) {
 		}
 		return StatusSuccess, nil
 	})
-	addr, _ := startServer(t, Config{SpoolDir: spool}, store, nil)
+	addr, _ := startServer(t, Config{SpoolDir: spool, MemorySpool: -1}, store, nil)
 	ctx := context.Background()
 	cls := "1.2.840.10008.5.1.4.1.1.7"
 	as, err := Dial(ctx, addr, "SCU", "CIE", []PresentationContext{{cls, []string{dicom.ExplicitVRLittleEndianUID}}}, nil)
@@ -267,5 +268,56 @@ func TestSpoolRenameAndCleanup(t *testing.T) {
 	}
 	if len(left) != 0 {
 		t.Fatalf("%d spool files left after the association", len(left))
+	}
+}
+
+// TestMemorySpool checks that small data sets reach the handler from memory, a data set
+// that outgrows Config.MemorySpool moves to the spool file mid-transfer intact, and the
+// next small one is in memory again.
+func TestMemorySpool(t *testing.T) {
+	type got struct {
+		data   []byte
+		onDisk bool
+	}
+	var seen []got
+	store := StoreFunc(func(ctx context.Context, req *StoreRequest) (Status, error) {
+		b, err := io.ReadAll(io.NewSectionReader(req.Data, 0, req.Size))
+		if err != nil {
+			return StatusProcessingFailure, err
+		}
+		seen = append(seen, got{b, req.Path != ""})
+		return StatusSuccess, nil
+	})
+	addr, _ := startServer(t, Config{SpoolDir: t.TempDir(), MemorySpool: 1000, MaxPDULength: 1024}, store, nil)
+	ctx := context.Background()
+	cls := "1.2.840.10008.5.1.4.1.1.7"
+	as, err := Dial(ctx, addr, "SCU", "CIE", []PresentationContext{{cls, []string{dicom.ExplicitVRLittleEndianUID}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sent [][]byte
+	for i, n := range []int{200, 5000, 300} {
+		ds := dicom.NewDataset(dicom.TransferSyntaxFor(dicom.ExplicitVRLittleEndianUID))
+		_ = ds.Set(dicom.NewTag(0x10, 0x10), dicom.PN, dicom.PadText(dicom.PN, strings.Repeat(string(rune('A'+i)), n)))
+		var b bytes.Buffer
+		_, _ = ds.WriteTo(&b)
+		sent = append(sent, append([]byte(nil), b.Bytes()...))
+		if st, err := as.Store(ctx, cls, fmt.Sprintf("1.2.3.%d", i), dicom.ExplicitVRLittleEndianUID, &b); err != nil || st != StatusSuccess {
+			t.Fatalf("store %d: %v %v", i, st, err)
+		}
+	}
+	if err := as.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 3 {
+		t.Fatalf("handler saw %d stores, want 3", len(seen))
+	}
+	for i, g := range seen {
+		if !bytes.Equal(g.data, sent[i]) {
+			t.Errorf("store %d: handler read %d bytes, different from the %d sent", i, len(g.data), len(sent[i]))
+		}
+		if want := i == 1; g.onDisk != want {
+			t.Errorf("store %d of %d bytes: on disk %v, want %v", i, len(sent[i]), g.onDisk, want)
+		}
 	}
 }

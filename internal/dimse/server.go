@@ -46,6 +46,10 @@ type Config struct {
 	MaxAssociations int
 	// SpoolDir holds C-STORE data sets while they arrive; default os.TempDir().
 	SpoolDir string
+	// MemorySpool is the size up to which a C-STORE data set is kept in memory instead
+	// (one buffer per association, reused); a larger one moves to the spool file once it
+	// outgrows it. Default 4 MiB; negative: always the spool file.
+	MemorySpool int64
 	// MaxStoreSize bounds the data set of one C-STORE; larger ones are received, discarded
 	// and answered StatusOutOfResources. Default 16 GiB.
 	MaxStoreSize int64
@@ -84,6 +88,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxStoreSize <= 0 {
 		c.MaxStoreSize = 16 << 30
+	}
+	if c.MemorySpool == 0 {
+		c.MemorySpool = 4 << 20
 	}
 	if len(c.TransferSyntaxes) == 0 {
 		c.TransferSyntaxes = DefaultTransferSyntaxes
@@ -328,6 +335,8 @@ type session struct {
 	spool     *os.File
 	spoolW    *bufio.Writer
 	spoolN    int64
+	mem       []byte // the data set while it fits in memSpool (inMem)
+	inMem     bool
 	ident     *limitedBuffer
 	refuseMsg Status // set by sink when a store is refused before its data arrives
 }
@@ -407,17 +416,9 @@ func (ss *session) sink(ctxID byte, cmd *command) io.Writer {
 			ss.refuseMsg = StatusSOPClassNotSupported
 			return nil
 		}
-		if err := ss.reuseSpool(); err != nil {
-			ss.log.Error("dimse: spool file", "err", err)
-			ss.refuseMsg = StatusOutOfResources
-			return nil
-		}
 		ss.spoolN = 0
-		if ss.spoolW == nil {
-			ss.spoolW = bufio.NewWriterSize(ss.spool, 256<<10)
-		} else {
-			ss.spoolW.Reset(ss.spool)
-		}
+		ss.mem = ss.mem[:0]
+		ss.inMem = true
 		return spoolWriter{ss}
 	case cFindRQ:
 		ss.ident = &limitedBuffer{max: MaxIdentifierLength}
@@ -433,9 +434,38 @@ func (w spoolWriter) Write(p []byte) (int, error) {
 	if ss.spoolN+int64(len(p)) > ss.s.cfg.MaxStoreSize {
 		return 0, errTooLong
 	}
+	if ss.inMem {
+		if int64(len(ss.mem)+len(p)) <= ss.s.cfg.MemorySpool {
+			ss.mem = append(ss.mem, p...)
+			ss.spoolN += int64(len(p))
+			return len(p), nil
+		}
+		if err := ss.spill(); err != nil {
+			return 0, err
+		}
+	}
 	n, err := ss.spoolW.Write(p)
 	ss.spoolN += int64(n)
 	return n, err
+}
+
+// spill moves the data set received so far from memory to the spool file.
+func (ss *session) spill() error {
+	if err := ss.reuseSpool(); err != nil {
+		ss.log.Error("dimse: spool file", "err", err)
+		return err
+	}
+	if ss.spoolW == nil {
+		ss.spoolW = bufio.NewWriterSize(ss.spool, 256<<10)
+	} else {
+		ss.spoolW.Reset(ss.spool)
+	}
+	ss.inMem = false
+	if _, err := ss.spoolW.Write(ss.mem); err != nil {
+		return fmt.Errorf("spooling: %w", err)
+	}
+	ss.mem = ss.mem[:0]
+	return nil
 }
 
 // reuseSpool readies the spool file for the next data set: the association's file,
@@ -536,7 +566,7 @@ func (ss *session) handleStore(ctx context.Context, msg *message, pc acceptedCon
 		rsp.status = StatusMistypedArgument
 		rsp.errorComment = "no Affected SOP Instance UID"
 	}
-	if rsp.status == StatusSuccess {
+	if rsp.status == StatusSuccess && !ss.inMem {
 		if err := ss.spoolW.Flush(); err != nil {
 			rsp.status = StatusOutOfResources
 			rsp.errorComment = "spooling data set failed"
@@ -549,7 +579,12 @@ func (ss *session) handleStore(ctx context.Context, msg *message, pc acceptedCon
 			MessageID: cmd.messageID, SOPClassUID: cmd.sopClassUID, SOPInstanceUID: cmd.sopInstanceUID,
 			TransferSyntax:   dicom.TransferSyntaxFor(pc.transferSyntax),
 			MoveOriginatorAE: cmd.moveOriginatorAE, MoveOriginatorMessageID: cmd.moveOriginatorMessageID,
-			Data: ss.spool, Size: ss.spoolN, Path: ss.spool.Name(),
+			Size: ss.spoolN,
+		}
+		if ss.inMem {
+			req.Data = bytes.NewReader(ss.mem)
+		} else {
+			req.Data, req.Path = ss.spool, ss.spool.Name()
 		}
 		st, err := ss.s.store.Store(ctx, req)
 		if err != nil {

@@ -346,6 +346,9 @@ func (a *Archive) keep(ctx context.Context, r io.Reader, src Source, reason, det
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, id, a.now().UnixMilli(), src.String(), src.Name, reason, detail, info.Size, key); err != nil {
 		return Outcome{}, fmt.Errorf("quarantining: %w", err)
 	}
+	if err := a.durable(ctx); err != nil {
+		return Outcome{}, fmt.Errorf("quarantining: %w", err)
+	}
 	a.log.Info("file quarantined", "id", id, "source", src.String(), "name", src.Name, "reason", reason, "detail", detail)
 	return Outcome{Status: Quarantined, Reason: reason, Detail: detail, QuarantineID: id, Size: info.Size}, nil
 }
