@@ -47,9 +47,9 @@ type PartRow struct {
 	// ImagesHref, when not empty, is the page of the dataset's images the viewer holds a
 	// visa for.
 	ImagesHref string
-	Updated                                time.Time
-	Ended                                  bool
-	Actions                                []PartAction
+	Updated    time.Time
+	Ended      bool
+	Actions    []PartAction
 }
 
 // PartAction is a state a part can be moved to.
@@ -119,9 +119,9 @@ type PassportData struct {
 type VisaRow struct {
 	JTI, User, Node, Dataset, Access, Request, RequestHref, State string
 	// ImagesHref is the page of the dataset's images, for the visa's holder.
-	ImagesHref string
-	Issued, Expires                                               time.Time
-	CanRevoke                                                     bool
+	ImagesHref      string
+	Issued, Expires time.Time
+	CanRevoke       bool
 }
 
 // ImagesData is the Data of the hub's "images" page: the studies and series of a
