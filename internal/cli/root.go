@@ -52,7 +52,7 @@ func NewRoot(stdout, stderr io.Writer) *cobra.Command {
   cie hub       the hub: catalogue, search broker, access, the bus that nodes dial
   cie node      a node at a hospital: its data, its audit log, its own pages
 
-and tools: cie admin (nodes, users, tokens), cie migrate, cie audit verify, cie version.`,
+and tools: cie admin (nodes, users, tokens), cie download (granted studies), cie migrate, cie audit verify, cie version.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -61,7 +61,7 @@ and tools: cie admin (nodes, users, tokens), cie migrate, cie audit verify, cie 
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w (see cie %s --help)", err, c.Name())}
 	})
-	root.AddCommand(hubCmd(), nodeCmd(), demoCmd(), deidCmd(), ingestCmd(), datasetCmd(), migrateCmd(), adminCmd(), auditCmd(), versionCmd())
+	root.AddCommand(hubCmd(), nodeCmd(), demoCmd(), deidCmd(), ingestCmd(), datasetCmd(), downloadCmd(), migrateCmd(), adminCmd(), auditCmd(), versionCmd())
 	return root
 }
 

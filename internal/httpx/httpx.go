@@ -156,6 +156,10 @@ func (m *Metrics) Instrument(mux *http.ServeMux, log *slog.Logger) http.Handler 
 		}
 		defer func() {
 			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler { // a deliberate cut: the client must see a broken answer
+					m.requests.WithLabelValues(pattern, "aborted").Inc()
+					panic(v)
+				}
 				log.Error("handler panic", "route", pattern, "panic", v)
 				if sw.code == 0 {
 					Error(sw, http.StatusInternalServerError, "internal error")

@@ -80,6 +80,7 @@ func (h *Hub) apiRoutes() []httpx.Route {
 		{Pattern: "GET /api/v1/audit/checkpoint", Handler: api(h.apiCheckpoint)},
 		{Pattern: "GET /api/v1/catalogue", Handler: h.apiCatalogue},
 		{Pattern: "GET /api/v1/catalogue/{id}", Handler: h.apiCatalogue},
+		{Pattern: "GET /api/v1/images/{dataset}", Handler: api(h.apiImages)},
 	}, h.accessRoutes()...)
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -56,21 +58,70 @@ func (h *Hub) relay(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	node := r.PathValue("node")
-	info, known := h.reg.get(node)
-	if !known {
+	if _, known := h.reg.get(node); !known {
 		httpx.Error(w, http.StatusNotFound, "no node %q is registered at this hub", node)
 		return
 	}
+	visas, err := h.relayVisas(r.Context(), p.User, node)
+	if err != nil {
+		httpx.Error(w, http.StatusInternalServerError, "relay: %v", err)
+		return
+	}
+	path := "/" + r.PathValue("path")
+	if path == "/" {
+		path = ""
+	}
+	c := relayCall{Node: node, User: p.User, Role: p.Role, Visas: visas, Path: path, Query: r.URL.RawQuery,
+		Accept: r.Header.Get("Accept"), BaseURL: h.relayBase(r, node)}
+	if started, err := h.relayTo(r.Context(), w, c); err != nil && started {
+		h.log.Warn("relay: answer cut short", "node", node, "path", path, "err", err)
+		panic(http.ErrAbortHandler) // the client must see a broken body, not a short one
+	}
+}
+
+// relayBase is the base URL of node's relayed DICOMweb as the client of r reached the hub.
+func (h *Hub) relayBase(r *http.Request, node string) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + relayPrefix + node + "/dicomweb"
+}
+
+// relayCall is one GET of a node's DICOMweb, relayed for a user with the visas to show.
+type relayCall struct {
+	Node, User, Role string
+	Visas            []string
+	// Path is under the node's DICOMweb prefix ("/studies", …), Query its raw query.
+	Path, Query, Accept string
+	// BaseURL is what the node writes into the URLs of its answer.
+	BaseURL string
+}
+
+// errRelayCut is the error of an answer the node (or the client) cut short.
+var errRelayCut = errors.New("relay: the answer was cut short")
+
+// relayTo asks c.Node over the bus and writes its answer to w as it arrives. Errors
+// before the answer starts are written to w as JSON errors; started reports whether
+// the node's status and headers were written, so that an error after that (the node or
+// the client cutting the answer) can break the caller's answer rather than end it.
+func (h *Hub) relayTo(ctx context.Context, w http.ResponseWriter, c relayCall) (started bool, err error) {
+	node := c.Node
+	info, known := h.reg.get(node)
+	if !known {
+		httpx.Error(w, http.StatusNotFound, "no node %q is registered at this hub", node)
+		return false, nil
+	}
 	if info.State != StateOnline {
 		httpx.Error(w, http.StatusBadGateway, "node %s is %s; its DICOMweb cannot be reached now", node, info.State)
-		return
+		return false, nil
 	}
 	h.mu.Lock()
 	nc := h.nc
 	h.mu.Unlock()
 	if nc == nil {
 		httpx.Error(w, http.StatusServiceUnavailable, "the hub's bus is not running")
-		return
+		return false, nil
 	}
 	var idb [12]byte
 	_, _ = rand.Read(idb[:])
@@ -79,32 +130,19 @@ func (h *Hub) relay(w http.ResponseWriter, r *http.Request) {
 	sub, err := nc.ChanSubscribe(fed.RelayDataSubject(node, id), msgs)
 	if err != nil {
 		httpx.Error(w, http.StatusInternalServerError, "relay: %v", err)
-		return
+		return false, nil
 	}
 	defer sub.Unsubscribe()
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	path := "/" + r.PathValue("path")
-	if path == "/" {
-		path = ""
-	}
-	visas, err := h.relayVisas(r.Context(), p.User, node)
-	if err != nil {
-		httpx.Error(w, http.StatusInternalServerError, "relay: %v", err)
-		return
-	}
-	rq := fed.RelayRequest{ID: id, Method: r.Method, Path: path, Query: r.URL.RawQuery, Accept: r.Header.Get("Accept"),
-		User: p.User, Role: p.Role, Visas: visas, BaseURL: scheme + "://" + r.Host + relayPrefix + node + "/dicomweb", Window: fed.RelayWindow}
+	rq := fed.RelayRequest{ID: id, Method: http.MethodGet, Path: c.Path, Query: c.Query, Accept: c.Accept,
+		User: c.User, Role: c.Role, Visas: c.Visas, BaseURL: c.BaseURL, Window: fed.RelayWindow}
 	data, err := fed.Marshal(&rq)
 	if err != nil {
 		httpx.Error(w, http.StatusInternalServerError, "relay: %v", err)
-		return
+		return false, nil
 	}
 	if err := nc.Publish(fed.RelaySubject(node), data); err != nil {
 		httpx.Error(w, http.StatusBadGateway, "relay to %s: %v", node, err)
-		return
+		return false, nil
 	}
 	ack := func(kind string, seq int) {
 		m := nats.NewMsg(fed.RelayAckSubject(node, id))
@@ -114,23 +152,22 @@ func (h *Hub) relay(w http.ResponseWriter, r *http.Request) {
 		_ = nc.PublishMsg(m)
 	}
 	flusher, _ := w.(http.Flusher)
-	started := false
 	timer := time.NewTimer(fed.RelayIdle)
 	defer timer.Stop()
 	for next := 0; ; next++ {
 		var m *nats.Msg
 		select {
 		case m = <-msgs:
-		case <-r.Context().Done():
+		case <-ctx.Done():
 			ack(fed.RelayCancel, next)
-			return
+			return started, errRelayCut
 		case <-timer.C:
 			if !started {
 				httpx.Error(w, http.StatusGatewayTimeout, "node %s did not answer within %s", node, fed.RelayIdle)
 			}
 			ack(fed.RelayCancel, next)
-			h.log.Warn("relay: node went silent", "node", node, "path", path)
-			return
+			h.log.Warn("relay: node went silent", "node", node, "path", c.Path)
+			return started, errRelayCut
 		}
 		timer.Reset(fed.RelayIdle)
 		seq, err := strconv.Atoi(m.Header.Get(fed.RelaySeqHeader))
@@ -140,7 +177,7 @@ func (h *Hub) relay(w http.ResponseWriter, r *http.Request) {
 			if !started {
 				httpx.Error(w, http.StatusBadGateway, "node %s answered out of order", node)
 			}
-			return
+			return started, errRelayCut
 		}
 		switch m.Header.Get(fed.RelayKindHeader) {
 		case fed.RelayHead:
@@ -162,17 +199,16 @@ func (h *Hub) relay(w http.ResponseWriter, r *http.Request) {
 		case fed.RelayData:
 			if _, err := w.Write(m.Data); err != nil {
 				ack(fed.RelayCancel, seq)
-				return
+				return started, fmt.Errorf("%w: %v", errRelayCut, err)
 			}
 			if flusher != nil {
 				flusher.Flush()
 			}
 		case fed.RelayEnd:
 			if e := m.Header.Get(fed.RelayErrorHeader); e != "" {
-				h.log.Warn("relay: node cut its answer short", "node", node, "path", path, "err", e)
-				panic(http.ErrAbortHandler) // the client must see a broken body, not a short one
+				return started, fmt.Errorf("%w by node %s: %s", errRelayCut, node, e)
 			}
-			return
+			return started, nil
 		}
 		ack(fed.RelayAck, seq)
 	}

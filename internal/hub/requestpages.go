@@ -35,6 +35,7 @@ func (h *Hub) registerAccessPages(mux *http.ServeMux) {
 	mux.HandleFunc("POST /requests/{id}/attachments", h.requestForm)
 	mux.HandleFunc("GET /notices", h.noticesPage)
 	mux.HandleFunc("GET /passport", h.passportPage)
+	mux.HandleFunc("GET /images/{dataset}", h.imagesPage)
 	mux.HandleFunc("POST /visas/{jti}/revoke", h.revokeForm)
 	h.gate.Notices = func(r *http.Request, user string) int {
 		n, err := h.access.Unread(r.Context(), user)
@@ -215,6 +216,9 @@ var actionLabels = map[access.PartState]string{
 func partRow(a access.Actor, r *access.Request, p access.Part) web.PartRow {
 	row := web.PartRow{Node: p.Node, Dataset: p.Dataset, State: string(p.State), StateLabel: p.State.Label(), Updated: p.Updated,
 		Ended: p.State.Ended(), Href: "/catalogue/" + url.PathEscape(p.Dataset)}
+	if p.State == access.MadeAvailable && r.Researcher == a.User {
+		row.ImagesHref = imagesHref(p.Dataset)
+	}
 	if r.State == access.InProgress && holds(a, p.Node) {
 		for _, st := range partStates {
 			if access.CanMove(p.State, st) {
@@ -305,9 +309,13 @@ func visaRow(a access.Actor, v access.Visa) web.VisaRow {
 	case !time.Now().Before(v.Expires):
 		state = "expired"
 	}
-	return web.VisaRow{JTI: v.JTI, User: v.User, Node: v.Node, Dataset: v.Dataset, Access: string(v.Access), Request: v.Request,
+	row := web.VisaRow{JTI: v.JTI, User: v.User, Node: v.Node, Dataset: v.Dataset, Access: string(v.Access), Request: v.Request,
 		RequestHref: "/requests/" + url.PathEscape(v.Request), State: state, Issued: v.Issued, Expires: v.Expires,
 		CanRevoke: state == "valid" && (a.Role == auth.RolePlatformAdmin || holds(a, v.Node))}
+	if v.User == a.User {
+		row.ImagesHref = imagesHref(v.Dataset)
+	}
+	return row
 }
 
 func (h *Hub) requestPage(w http.ResponseWriter, r *http.Request) {

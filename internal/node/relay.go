@@ -68,8 +68,25 @@ func (n *Node) relay(ctx context.Context, nc *nats.Conn, rq fed.RelayRequest) {
 		w.fail(http.StatusBadRequest, err.Error())
 		return
 	}
-	n.relayMux.ServeHTTP(w, req)
+	serveRelayed(n.relayMux, w, req)
 	w.finish()
+}
+
+// serveRelayed runs h for a relayed request; a handler that cuts its answer short
+// (panic(http.ErrAbortHandler), as net/http knows it) marks the relayed answer broken
+// instead of ending the node.
+func serveRelayed(h http.Handler, w *relayWriter, req *http.Request) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v != http.ErrAbortHandler {
+				panic(v)
+			}
+			if w.err == nil {
+				w.err = errors.New("the node cut its answer short")
+			}
+		}
+	}()
+	h.ServeHTTP(w, req)
 }
 
 // relayWriter is an http.ResponseWriter that streams over the bus.

@@ -44,9 +44,12 @@ type RequestRow struct {
 // PartRow is one requested dataset; Actions are the states the viewer may move it to.
 type PartRow struct {
 	Node, Dataset, State, StateLabel, Href string
-	Updated                                time.Time
-	Ended                                  bool
-	Actions                                []PartAction
+	// ImagesHref, when not empty, is the page of the dataset's images the viewer holds a
+	// visa for.
+	ImagesHref string
+	Updated    time.Time
+	Ended      bool
+	Actions    []PartAction
 }
 
 // PartAction is a state a part can be moved to.
@@ -115,6 +118,41 @@ type PassportData struct {
 // VisaRow is one issued visa.
 type VisaRow struct {
 	JTI, User, Node, Dataset, Access, Request, RequestHref, State string
-	Issued, Expires                                               time.Time
-	CanRevoke                                                     bool
+	// ImagesHref is the page of the dataset's images, for the visa's holder.
+	ImagesHref      string
+	Issued, Expires time.Time
+	CanRevoke       bool
+}
+
+// ImagesData is the Data of the hub's "images" page: the studies and series of a
+// dataset a researcher holds a visa for, as the dataset's node answered through the
+// relay for them.
+type ImagesData struct {
+	Dataset, Title, Node, CatalogueHref string
+	// Visa is the visa the page was asked with (the best the user holds).
+	Visa VisaRow
+	// CanDownload is set when the visa's access model allows downloads.
+	CanDownload bool
+	Studies     []ImagesStudy
+	// Offset is the index of the first study shown; Prev and Next link to the
+	// neighbouring pages, when there are.
+	Offset     int
+	Prev, Next string
+	// Error is why the images cannot be shown (node offline, the node's refusal, …).
+	Error string
+}
+
+// ImagesStudy is one study of the images page.
+type ImagesStudy struct {
+	UID, Date, Description, Modalities string
+	NumSeries, NumInstances            int
+	DownloadHref                       string
+	Series                             []ImagesSeries
+}
+
+// ImagesSeries is one series of a study on the images page.
+type ImagesSeries struct {
+	UID, Modality, Description, BodyPart string
+	Number, NumInstances                 int
+	ViewHref                             string
 }

@@ -318,40 +318,21 @@ func (s *Service) instances(r *http.Request) ([]index.Instance, error) {
 	return s.archive.Index().Instances(r.Context(), r.PathValue("study"), r.PathValue("series"), r.PathValue("instance"))
 }
 
-// acceptedSyntax reads the Accept header of a retrieve: it must allow
-// multipart/related; type="application/dicom" and names the transfer syntax wanted ("*"
-// or "" for as stored).
-func acceptedSyntax(r *http.Request) (string, bool) {
-	acc := r.Header.Get("Accept")
-	if acc == "" {
-		return "*", true
-	}
-	for _, part := range acceptList(acc) {
-		mt, params := parseMediaType(part)
-		switch {
-		case mt == "*/*" || mt == "multipart/*":
-			return "*", true
-		case mt == "multipart/related" && (params["type"] == "" || params["type"] == "application/dicom"):
-			ts := params["transfer-syntax"]
-			if ts == "" {
-				ts = "*"
-			}
-			return ts, true
-		}
-	}
-	return "", false
-}
-
-// retrieve answers WADO-RS study, series and instance retrieve.
+// retrieve answers WADO-RS study, series and instance retrieve: multipart/related of
+// application/dicom parts, or one ZIP archive (application/zip).
 func (s *Service) retrieve(w http.ResponseWriter, r *http.Request) {
-	ts, ok := acceptedSyntax(r)
-	if !ok {
-		httpx.Error(w, http.StatusNotAcceptable, `the node sends instances as multipart/related; type="application/dicom"; Accept: %s`, r.Header.Get("Accept"))
+	form, ts := retrieveAccept(r)
+	if form == formNone {
+		httpx.Error(w, http.StatusNotAcceptable, `the node sends instances as multipart/related; type="application/dicom" or as application/zip; Accept: %s`, r.Header.Get("Accept"))
 		return
 	}
 	list, err := s.instances(r)
 	if err != nil {
 		s.fail(w, err)
+		return
+	}
+	if form == formZip {
+		s.writeZip(w, r, list)
 		return
 	}
 	if ts != "*" {
