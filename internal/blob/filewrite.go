@@ -152,8 +152,8 @@ func (p *pending) take() ([]string, map[string]bool) {
 	return f, d
 }
 
-// flush makes the pending writes durable: each file's data first (all started before
-// any is waited for), then the folders that name them.
+// flush makes the pending writes durable: each file's data and the folders that name
+// them.
 func (s *Store) flush(context.Context) error {
 	files, dirs := s.pend.take()
 	var fds []*os.File
@@ -176,16 +176,41 @@ func (s *Store) flush(context.Context) error {
 		// Start writing back at once; the Fdatasync below waits for it.
 		_ = unix.SyncFileRange(int(f.Fd()), 0, 0, unix.SYNC_FILE_RANGE_WRITE)
 	}
+	// The flushes run at once (at most 64 at a time): a device serves concurrent
+	// flushes together, in about the time of one, where one after the other would cost
+	// one flush each. Their order does not matter: nothing is promised until all are done.
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 64)
+	run := func(fn func() error) {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := fn(); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
 	for _, f := range fds {
-		if err := unix.Fdatasync(int(f.Fd())); err != nil {
-			errs = append(errs, fmt.Errorf("syncing %s: %w", f.Name(), err))
-		}
+		run(func() error {
+			if err := unix.Fdatasync(int(f.Fd())); err != nil {
+				return fmt.Errorf("syncing %s: %w", f.Name(), err)
+			}
+			return nil
+		})
 	}
 	for d := range dirs {
-		if err := syncDir(d); err != nil && !errors.Is(err, os.ErrNotExist) {
-			errs = append(errs, err)
-		}
+		run(func() error {
+			if err := syncDir(d); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+			return nil
+		})
 	}
+	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		// Keep nothing half-promised: the callers of this run get the error.
 		return fmt.Errorf("syncing blob store %s: %w", s.desc, err)
