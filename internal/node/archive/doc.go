@@ -5,13 +5,19 @@
 //
 // # Durability and duplicates
 //
-// Ingest returns only after the de-identified file is durably in the blob store and its
-// index transaction has committed, so a caller that acknowledges on return (a C-STORE
-// response, a STOW-RS 200) never acknowledges an instance that a crash could lose. The
-// order is blob first, index last: a crash in between leaves an unindexed blob, which the
-// next ingest of the same instance overwrites, never an index row without its file. The
-// same SOP Instance UID (after de-identification: the same original UID under the same
-// key) is stored once; later copies are reported as duplicates and not written.
+// Ingest returns only after the de-identified file and its index row are on disk, so a
+// caller that acknowledges on return (a C-STORE response, a STOW-RS 200) never
+// acknowledges an instance that a crash or a power loss could lose. To make that cheap
+// when many instances arrive at once, the flushes are shared (group commit, package
+// groupcommit): the file is written under a temporary name and renamed into place without
+// an fsync (blob.Store.PutUnsynced), the index transaction commits (SQLite with
+// synchronous=NORMAL), and then one flush of the blob files and folders and one of the
+// SQLite log, run at the same time, serve every ingest that waits for them. A killed
+// process never leaves a partial file under a real key (the rename comes last); a power
+// loss can leave an index row whose file did not reach the disk, never acknowledged, and
+// Recover removes such rows at the next start (recover.go). The same SOP Instance UID
+// (after de-identification: the same original UID under the same key) is stored once;
+// later copies are reported as duplicates and not written.
 //
 // # Quarantine
 //
