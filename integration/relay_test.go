@@ -27,8 +27,9 @@ import (
 // and the node's own policy on who may read.
 func TestRelay(t *testing.T) {
 	a := startArchiveNode(t)
-	// A hub user of the same name as the node's data holder, with a hub token.
-	cie(t, false, "admin", "user", "add", "holder", "--role", "data_holder", "--password", "correct horse battery", "--hub-config", a.hubYAML)
+	// A hub user of the same name as the node's data holder and a member of the node at
+	// the hub, with a hub token.
+	cie(t, false, "admin", "user", "add", "holder", "--role", "data_holder", "--node", "alpha", "--password", "correct horse battery", "--hub-config", a.hubYAML)
 	hubTok, _ := run(t, false, "admin", "token", "add", "holder", "--hub-config", a.hubYAML)
 	hubTok = strings.TrimSpace(hubTok)
 	cie(t, false, "admin", "user", "add", "stranger", "--role", "data_holder", "--password", "correct horse battery", "--hub-config", a.hubYAML)

@@ -65,6 +65,11 @@ type RelayRequest struct {
 	// User and Role are who the hub authenticated; the node applies its own policy.
 	User string `json:"user"`
 	Role string `json:"role"`
+	// Member is true when the hub vouches that User is a data holder or administrator
+	// of this node (a member of it at the hub). The node opens its whole archive to a
+	// relayed user only if Member is set and it knows the user itself with such a role:
+	// a name alone, which another person may hold at the hub, opens nothing.
+	Member bool `json:"member,omitempty"`
 	// Visas are the GA4GH visas (JWTs) the hub issued to User for datasets of this node
 	// and that have not expired; the node verifies them itself and decides (a node never
 	// trusts Role alone for a dataset's images).

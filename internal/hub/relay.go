@@ -7,12 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/cancerimage/cie/internal/auth"
 	"github.com/cancerimage/cie/internal/fed"
 	"github.com/cancerimage/cie/internal/httpx"
 	"github.com/cancerimage/cie/internal/visa"
@@ -71,7 +73,12 @@ func (h *Hub) relay(w http.ResponseWriter, r *http.Request) {
 	if path == "/" {
 		path = ""
 	}
-	c := relayCall{Node: node, User: p.User, Role: p.Role, Visas: visas, Path: path, Query: r.URL.RawQuery,
+	member, err := h.isMember(r.Context(), p, node)
+	if err != nil {
+		httpx.Error(w, http.StatusInternalServerError, "relay: %v", err)
+		return
+	}
+	c := relayCall{Node: node, User: p.User, Role: p.Role, Member: member, Visas: visas, Path: path, Query: r.URL.RawQuery,
 		Accept: r.Header.Get("Accept"), BaseURL: h.relayBase(r, node)}
 	if started, err := h.relayTo(r.Context(), w, c); err != nil && started {
 		h.log.Warn("relay: answer cut short", "node", node, "path", path, "err", err)
@@ -91,6 +98,7 @@ func (h *Hub) relayBase(r *http.Request, node string) string {
 // relayCall is one GET of a node's DICOMweb, relayed for a user with the visas to show.
 type relayCall struct {
 	Node, User, Role string
+	Member           bool
 	Visas            []string
 	// Path is under the node's DICOMweb prefix ("/studies", …), Query its raw query.
 	Path, Query, Accept string
@@ -134,7 +142,7 @@ func (h *Hub) relayTo(ctx context.Context, w http.ResponseWriter, c relayCall) (
 	}
 	defer sub.Unsubscribe()
 	rq := fed.RelayRequest{ID: id, Method: http.MethodGet, Path: c.Path, Query: c.Query, Accept: c.Accept,
-		User: c.User, Role: c.Role, Visas: c.Visas, BaseURL: c.BaseURL, Window: fed.RelayWindow}
+		User: c.User, Role: c.Role, Member: c.Member, Visas: c.Visas, BaseURL: c.BaseURL, Window: fed.RelayWindow}
 	data, err := fed.Marshal(&rq)
 	if err != nil {
 		httpx.Error(w, http.StatusInternalServerError, "relay: %v", err)
@@ -212,4 +220,17 @@ func (h *Hub) relayTo(ctx context.Context, w http.ResponseWriter, c relayCall) (
 		}
 		ack(fed.RelayAck, seq)
 	}
+}
+
+// isMember reports whether the principal is a data holder or node administrator who
+// belongs to node at the hub (see fed.RelayRequest.Member).
+func (h *Hub) isMember(ctx context.Context, p auth.Principal, node string) (bool, error) {
+	if p.Role != auth.RoleDataHolder && p.Role != auth.RoleNodeAdmin {
+		return false, nil
+	}
+	nodes, err := h.members.Nodes(ctx, p.User)
+	if err != nil {
+		return false, fmt.Errorf("nodes of %s: %w", p.User, err)
+	}
+	return slices.Contains(nodes, node), nil
 }

@@ -218,6 +218,7 @@ type caller struct {
 	// noRelay.
 	user, role string
 	visas      []string
+	member     bool // the hub vouches the user is a member of the node
 	noRelay    bool
 	noDirect   bool
 	// reason is part of the message of its refusal of the requests of class
@@ -286,8 +287,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{name: "someone else's visa", noDirect: true, user: "bob", role: auth.RoleResearcher, visas: []string{good.Token}},
 		{name: "data holder of another node", direct: bearer("cie_" + strings.Repeat("x", 43)), user: "bergen-holder", role: auth.RoleDataHolder},
 		{name: "platform admin", noDirect: true, user: "padmin", role: auth.RolePlatformAdmin},
-		{name: "data holder", direct: bearer(w.tokens["holder"]), user: "holder", role: auth.RoleDataHolder},
-		{name: "node admin", direct: bearer(w.tokens["admin"]), user: "admin", role: auth.RoleNodeAdmin},
+		{name: "data holder", direct: bearer(w.tokens["holder"]), user: "holder", role: auth.RoleDataHolder, member: true},
+		{name: "node admin", direct: bearer(w.tokens["admin"]), user: "admin", role: auth.RoleNodeAdmin, member: true},
+		// A hub user who has the name of the node's data holder but is not a member of
+		// the node at the hub: the name opens nothing.
+		{name: "holder's name, not a member", noDirect: true, user: "holder", role: auth.RoleDataHolder, reason: "no visa"},
 		{name: "data holder session", direct: "cookie:holder", noRelay: true},
 		{name: "node admin session", direct: "cookie:admin", noRelay: true},
 	}
@@ -314,8 +318,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"node admin session":               {search: all, searchA: "200 A", viewA: "200", downloadA: "200", viewX: "200", viewN: "200", stow: "415", api: "ok", page: "200"},
 	}
 	// Relayed by the hub: the hub's user and role, and its visas. The hub asserts a
-	// role, but only users the node knows as its own data holders or admins pass
-	// without a visa; a relay without visas is refused (403), not 401.
+	// role, but only users the node knows as its own data holders or admins, and whom
+	// the hub vouches for as members of the node, pass without a visa; a relay without
+	// visas is refused (403), not 401.
 	refused := map[string]string{search: "403", searchA: "403", viewA: "403", downloadA: "403", viewX: "403", viewN: "403"}
 	wantRelay := map[string]map[string]string{
 		"anonymous":                   refused,
@@ -323,6 +328,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"someone else's visa":         refused,
 		"data holder of another node": refused,
 		"platform admin":              refused,
+		"holder's name, not a member": refused,
 	}
 
 	sA := w.studies["A"]
@@ -479,7 +485,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 				}
 				path, query, _ := strings.Cut(strings.TrimPrefix(e.path, DICOMwebPrefix), "?")
 				req, err := relayRequest(ctx, fed.RelayRequest{ID: "r1234567", Method: "GET", Path: path, Query: query, Accept: e.accept,
-					User: c.user, Role: c.role, Visas: c.visas, BaseURL: "https://hub.example.org/nodes/oslo/dicomweb"})
+					User: c.user, Role: c.role, Member: c.member, Visas: c.visas, BaseURL: "https://hub.example.org/nodes/oslo/dicomweb"})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -491,7 +497,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 					t.Errorf("%s %s: refusal %s does not say %q", e.method, e.path, rec.Body.String(), c.reason)
 				}
 				logged := w.n.audit.Size() - size
-				staff := c.user == "holder" || c.user == "admin"
+				staff := c.member
 				if !staff && logged != logs(c, e, rec.Code) {
 					t.Errorf("%s %s: %d audit entries, want %d", e.method, e.path, logged, logs(c, e, rec.Code))
 				}

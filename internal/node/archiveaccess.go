@@ -13,16 +13,23 @@ import (
 	"github.com/cancerimage/cie/internal/visa"
 )
 
-// relayVisasKey carries the visas of a relayed request in its context.
-type relayVisasKey struct{}
+// relayKey carries what the hub said of a relayed request's user in its context.
+type relayKey struct{}
 
-// withRelayVisas returns ctx carrying the visas the hub attached to a relayed request.
-func withRelayVisas(ctx context.Context, visas []string) context.Context {
-	return context.WithValue(ctx, relayVisasKey{}, visas)
+// relayed is what the hub said of a relayed request's user: the visas it attached, and
+// whether it vouches that the user is a member of this node (fed.RelayRequest).
+type relayed struct {
+	visas  []string
+	member bool
 }
 
-func relayVisas(ctx context.Context) []string {
-	v, _ := ctx.Value(relayVisasKey{}).([]string)
+// withRelayed returns ctx carrying what the hub said of a relayed request's user.
+func withRelayed(ctx context.Context, visas []string, member bool) context.Context {
+	return context.WithValue(ctx, relayKey{}, relayed{visas: visas, member: member})
+}
+
+func relayedFrom(ctx context.Context) relayed {
+	v, _ := ctx.Value(relayKey{}).(relayed)
 	return v
 }
 
@@ -52,10 +59,11 @@ func archiveRole(role string) bool { return role == auth.RoleDataHolder || role 
 //
 //   - the node's own data holders and administrators (a session, or a node API token
 //     "cie_…") reach everything;
-//   - a request relayed by the hub is the user the hub authenticated: a user the node
+//   - a request relayed by the hub is the user the hub authenticated: a user the hub
+//     vouches for as a member of this node (fed.RelayRequest.Member) and whom the node
 //     knows itself with one of those roles reaches everything; anyone else only what the
-//     visas the hub attached (fed.RelayRequest.Visas) grant; the role the hub asserts
-//     grants nothing;
+//     visas the hub attached (fed.RelayRequest.Visas) grant; neither the role the hub
+//     asserts nor a name alone grants anything;
 //   - a visa or passport presented directly (Authorization: Bearer <JWT>) reaches what
 //     it grants;
 //   - any other authenticated caller needs a visa and is refused (and logged);
@@ -64,11 +72,12 @@ func (n *Node) archiveGuard(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		if p, ok := auth.PrincipalFrom(ctx); ok && p.Via == relayVia {
-			if u, err := n.users.Get(ctx, p.User); err == nil && archiveRole(u.Role) {
+			rl := relayedFrom(ctx)
+			if u, err := n.users.Get(ctx, p.User); err == nil && archiveRole(u.Role) && rl.member {
 				h(w, r)
 				return
 			}
-			n.visaAccess(w, r, h, access.Caller{Subject: p.User, Tokens: relayVisas(ctx)}, "relayed by the hub")
+			n.visaAccess(w, r, h, access.Caller{Subject: p.User, Tokens: rl.visas}, "relayed by the hub")
 			return
 		}
 		if tok := auth.Bearer(r); isJWT(tok) {

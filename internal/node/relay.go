@@ -232,7 +232,7 @@ func relayRequest(ctx context.Context, rq fed.RelayRequest) (*http.Request, erro
 	if rq.Query != "" {
 		target += "?" + rq.Query
 	}
-	rctx := withRelayVisas(auth.WithPrincipal(ctx, auth.Principal{User: rq.User, Role: rq.Role, Via: relayVia}), rq.Visas)
+	rctx := withRelayed(auth.WithPrincipal(ctx, auth.Principal{User: rq.User, Role: rq.Role, Via: relayVia}), rq.Visas, rq.Member)
 	req, err := http.NewRequestWithContext(rctx, rq.Method, target, nil)
 	if err != nil {
 		return nil, fmt.Errorf("relay: %w", err)
