@@ -36,10 +36,24 @@ cie_hub
 
 declare -A best worst
 cpu() { awk '{print $14+$15}' "/proc/$1/stat"; } # user+system clock ticks of a process
-record() { # key seconds server-cpu-ticks
+# Instructions the server executes (user and kernel), counted by perf where the machine
+# allows it: unlike seconds, they do not depend on what else the machine is doing.
+perf_ok=false
+perf stat -e instructions -x, true >/dev/null 2>&1 && perf_ok=true
+perf_start() { # pid
+  $perf_ok || return 0
+  perf stat -e instructions -x, -o "$tmp/perf.out" -p "$1" >/dev/null 2>&1 & perf_pid=$!
+  sleep 0.2
+}
+perf_stop() { # prints " , N M instr/file" or nothing
+  $perf_ok || return 0
+  kill -INT "$perf_pid" 2>/dev/null; wait "$perf_pid" 2>/dev/null || true
+  awk -F, -v n="$files" '$3 ~ /instructions/ && $1 ~ /^[0-9]+$/ {printf ", %.2f M instr/file", $1/n/1e6}' "$tmp/perf.out"
+}
+record() { # key seconds server-cpu-ticks [perf]
   local r; r=$(echo "$files/$2" | bc -l)
-  printf '  %-14s %7.2f s  %7.0f files/s  %6.1f MB/s  server CPU %5.2f ms/file  (load %s)\n' "$1" "$2" "$r" \
-    "$(echo "$mb/$2" | bc -l)" "$(echo "$3*1000/$(getconf CLK_TCK)/$files" | bc -l)" "$(load)"
+  printf '  %-14s %7.2f s  %7.0f files/s  %6.1f MB/s  server CPU %5.2f ms/file%s  (load %s)\n' "$1" "$2" "$r" \
+    "$(echo "$mb/$2" | bc -l)" "$(echo "$3*1000/$(getconf CLK_TCK)/$files" | bc -l)" "${4:-}" "$(load)"
   echo "$1 $2" >> "$tmp/results"
 }
 count_cie() { curl -sf -H "Authorization: Bearer $cie_token" "$cie_url/dicomweb/instances?limit=10000&includefield=00080018" | grep -o '"00080018"' | wc -l; }
@@ -49,33 +63,33 @@ for round in $(seq 1 "$ROUNDS"); do
   for par in 1 "$PAR"; do
     echo "round $round, $par association(s):"
     cie_node "$tmp/cie-$round-$par"
-    c0=$(cpu $cie_pid)
+    c0=$(cpu $cie_pid); perf_start $cie_pid
     send CIE "$cie_dimse" "$par" "$tmp/list" || echo "  storescu reported errors (cie)"
-    record "cie-$par" "$took" $(( $(cpu $cie_pid) - c0 ))
+    record "cie-$par" "$took" $(( $(cpu $cie_pid) - c0 )) "$(perf_stop)"
     n=$(count_cie); [ "$n" = "$files" ] || echo "  cie indexed $n of $files"
     [ "$round-$par" = "$ROUNDS-$PAR" ] || { stop_pid $cie_pid; rm -rf "$tmp/cie-$round-$par"; }
     if [ -n "${CIE_BASE:-}" ]; then
       keep_pid=$cie_pid keep_url=$cie_url keep_token=$cie_token
       cie_node "$tmp/base-$round-$par" "$CIE_BASE"
-      c0=$(cpu $cie_pid)
+      c0=$(cpu $cie_pid); perf_start $cie_pid
       send CIE "$cie_dimse" "$par" "$tmp/list" || echo "  storescu reported errors (base)"
-      record "base-$par" "$took" $(( $(cpu $cie_pid) - c0 ))
+      record "base-$par" "$took" $(( $(cpu $cie_pid) - c0 )) "$(perf_stop)"
       n=$(count_cie); [ "$n" = "$files" ] || echo "  base indexed $n of $files"
       stop_pid $cie_pid; rm -rf "$tmp/base-$round-$par"
       cie_pid=$keep_pid cie_url=$keep_url cie_token=$keep_token
     fi
 
     orthanc "$tmp/orthanc-$round-$par"
-    c0=$(cpu $orthanc_pid)
+    c0=$(cpu $orthanc_pid); perf_start $orthanc_pid
     send ORTHANC "$orthanc_dimse" "$par" "$tmp/list" || echo "  storescu reported errors (Orthanc)"
-    record "orthanc-$par" "$took" $(( $(cpu $orthanc_pid) - c0 ))
+    record "orthanc-$par" "$took" $(( $(cpu $orthanc_pid) - c0 )) "$(perf_stop)"
     n=$(count_orthanc); [ "$n" = "$files" ] || echo "  Orthanc holds $n of $files"
     [ "$round-$par" = "$ROUNDS-$PAR" ] || { stop_pid $orthanc_pid; rm -rf "$tmp/orthanc-$round-$par"; }
 
     storescp_floor "$tmp/floor-$round-$par"
-    c0=$(cpu $floor_pid)
+    c0=$(cpu $floor_pid); perf_start $floor_pid
     send FLOOR "$floor_dimse" "$par" "$tmp/list" || echo "  storescu reported errors (storescp)"
-    record "storescp-$par" "$took" $(( $(cpu $floor_pid) - c0 ))
+    record "storescp-$par" "$took" $(( $(cpu $floor_pid) - c0 )) "$(perf_stop)"
     n=$(find "$tmp/floor-$round-$par" -type f ! -name '*.log' | wc -l); [ "$n" = "$files" ] || echo "  storescp wrote $n of $files"
     stop_pid $floor_pid; rm -rf "$tmp/floor-$round-$par"
   done
