@@ -58,9 +58,10 @@ const (
 	// SystemBIRNLex is the BIRN lexicon, as the explorer's manufacturer
 	// category names it.
 	SystemBIRNLex = "http://bioontology.org/projects/ontologies/birnlex"
-	// SystemHyperOntology is the EUCAIM hyper-ontology, version 1.0; its keys
-	// are written HyperOntologyPrefix + code.
-	SystemHyperOntology = "https://eucaim.eu/hyper-ontology/V1.0"
+	// SystemHyperOntology is the EUCAIM hyper-ontology, version 1.0, whose
+	// keys the explorer writes HyperOntologyPrefix + code. The explorer's file
+	// gives it no URI: this URN is cie's name for it.
+	SystemHyperOntology = "urn:eucaim:hyper-ontology:V1.0"
 )
 
 // HyperOntologyPrefix begins every EUCAIM hyper-ontology key of the explorer.
