@@ -50,7 +50,7 @@ func TestParseErrors(t *testing.T) {
 		{"leaf without value", leafQ(`{"key":"RID10311","type":"EQUALS"}`), ErrMalformed, "/ast/children/0", `"value"`},
 		{"key not string", leafQ(`{"key":5,"type":"EQUALS","value":"RID10312"}`), ErrMalformed, "/ast/children/0/key", "a number"},
 		{"system not string", leafQ(`{"key":"RID10311","type":"EQUALS","value":"RID10312","system":null}`), ErrMalformed, "/ast/children/0/system", "null"},
-		{"unknown key", leafQ(deep[:0]+`{"key":"RID10312","type":"EQUALS","value":"RID10312"}`), ErrUnknownKey, "/ast/children/0/key", `"RID10312"`},
+		{"unknown key", leafQ(deep[:0] + `{"key":"RID10312","type":"EQUALS","value":"RID10312"}`), ErrUnknownKey, "/ast/children/0/key", `"RID10312"`},
 		{"unknown code", leafQ(`{"key":"RID10311","type":"EQUALS","value":"RID10313"}`), ErrUnknownCode, "/ast/children/0/value", `"RID10313" is not a code of key RID10311 (Modality)`},
 		{"code of another key", leafQ(`{"key":"RID10311","type":"EQUALS","value":"SNOMEDCT76752008"}`), ErrUnknownCode, "/ast/children/0/value", "Modality"},
 		{"unknown operator", leafQ(`{"key":"RID10311","type":"LIKE","value":"RID10312"}`), ErrUnknownType, "/ast/children/0/type", `"LIKE"`},
