@@ -10,15 +10,15 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"go/format"
 	"log"
 	"os"
-	"regexp"
 	"strings"
+
+	"github.com/cancerimage/cie/internal/query/explorer"
 )
 
 // The explorer categories that the catalogue uses, by their explorer key, and
@@ -29,36 +29,15 @@ var categories = []struct{ key, kind string }{
 	{"RID10311", "KindModality"},            // "Modality"
 }
 
-type criterion struct {
-	Key  string `json:"key"`
-	Name string `json:"name"`
-}
-
-type category struct {
-	Key      string      `json:"key"`
-	Name     string      `json:"name"`
-	System   string      `json:"system"`
-	Criteria []criterion `json:"criteria"`
-}
-
-type group struct {
-	Key             string     `json:"key"`
-	ChildCategories []category `json:"childCategories"`
-}
-
-var (
-	snomedKey = regexp.MustCompile(`^SNOMEDCT([0-9]{6,18})$`)
-	radlexKey = regexp.MustCompile(`^RID[0-9]+$`)
-)
-
 // system maps an explorer criterion key to the package's code system
-// constant and the bare code.
+// constant and the bare code; the catalogue takes SNOMED CT and RadLex only.
 func system(key string) (string, string, error) {
-	if m := snomedKey.FindStringSubmatch(key); m != nil {
-		return "SystemSNOMED", m[1], nil
-	}
-	if radlexKey.MatchString(key) {
-		return "SystemRadLex", key, nil
+	sys, code, err := explorer.System(key)
+	switch {
+	case err == nil && sys == explorer.SystemSNOMED:
+		return "SystemSNOMED", code, nil
+	case err == nil && sys == explorer.SystemRadLex:
+		return "SystemRadLex", code, nil
 	}
 	return "", "", fmt.Errorf("criterion key %q is neither SNOMEDCT<sctid> nor RID<n>", key)
 }
@@ -80,15 +59,11 @@ func main() {
 }
 
 func generate(path string) ([]byte, error) {
-	raw, err := os.ReadFile(path)
+	groups, err := explorer.Read(path)
 	if err != nil {
 		return nil, err
 	}
-	var groups []group
-	if err := json.Unmarshal(raw, &groups); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	byKey := map[string]category{}
+	byKey := map[string]explorer.Category{}
 	for _, g := range groups {
 		for _, c := range g.ChildCategories {
 			byKey[c.Key] = c
