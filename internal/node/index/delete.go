@@ -20,6 +20,9 @@ func (ix *Index) Delete(ctx context.Context, sopUID string, now time.Time) error
 		ix.writeMu.Lock()
 		defer ix.writeMu.Unlock()
 	}
+	if ix.known != nil {
+		defer ix.known.forget() // rows may go; what was known is not sure any more
+	}
 	err := ix.db.Tx(ctx, func(tx *store.Tx) error {
 		var series, study string
 		var size int64

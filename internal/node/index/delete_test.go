@@ -3,6 +3,7 @@ package index
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -54,8 +55,25 @@ func TestDelete(t *testing.T) {
 		if err != nil || c != (Counts{Patients: 2, Studies: 4, Series: 8, Instances: 24, Bytes: 24000}) {
 			t.Fatalf("counts %+v, %v", c, err)
 		}
+		// Sent again: the patient, study and series come back (nothing remembered of
+		// them may skip their rows).
+		for i := 1; i <= 2; i++ {
+			r := Record{PatientID: "CIE001", StudyUID: "2.25.11", SeriesUID: "2.25.110", Modality: "CT",
+				SOPUID: fmt.Sprintf("2.25.110%d", i), Size: 1000, BlobKey: "k"}
+			if added, err := ix.Put(ctx, r, time.Now()); err != nil || !added {
+				t.Fatalf("put again: %v %v", added, err)
+			}
+		}
+		c, err = ix.Counts(ctx)
+		if err != nil || c != (Counts{Patients: 3, Studies: 5, Series: 9, Instances: 26, Bytes: 26000}) {
+			t.Fatalf("counts after sending again %+v, %v", c, err)
+		}
+		st = mustSearch(t, ix, Query{Match: map[dicom.Tag]string{tags.StudyInstanceUID: "2.25.11"}})
+		if len(st) != 1 || st[0].Study.NumInstances != 2 || st[0].Study.NumSeries != 1 || st[0].Study.Modalities != "CT" {
+			t.Fatalf("study sent again: %+v", st)
+		}
 		recent, err := ix.Since(ctx, t0)
-		if err != nil || len(recent) != 24 {
+		if err != nil || len(recent) != 26 {
 			t.Fatalf("Since: %d instances, %v", len(recent), err)
 		}
 		if later, err := ix.Since(ctx, time.Now().Add(time.Hour)); err != nil || len(later) != 0 {

@@ -31,10 +31,69 @@ type Index struct {
 	// sleeps 1, 2, 5, 10 … 100 ms between tries, instead of being handed the lock
 	// when it is free.
 	writeMu sync.Mutex
+
+	// known remembers, on SQLite (where writeMu makes this process the only writer),
+	// the series already committed and the modalities of their studies, so that the
+	// second and later instances of a series skip the statements that would find their
+	// patient, study and series rows there already (half of an instance's statements).
+	// Filled after commits, emptied by Delete.
+	known *knownRows
+}
+
+// knownRows are series and studies committed to the index (see Index.known).
+type knownRows struct {
+	mu     sync.Mutex
+	series map[string]bool   // series UID
+	mods   map[string]string // study UID → its modalities as stored
+}
+
+// maxKnown bounds knownRows: past it, it starts again empty.
+const maxKnown = 200_000
+
+func (k *knownRows) hasSeries(uid string) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.series[uid]
+}
+
+func (k *knownRows) modalities(study string) (string, bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	m, ok := k.mods[study]
+	return m, ok
+}
+
+func (k *knownRows) remember(series []string, mods map[string]string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if len(k.series)+len(series) > maxKnown || len(k.mods)+len(mods) > maxKnown {
+		k.series, k.mods = nil, nil
+	}
+	if k.series == nil {
+		k.series, k.mods = map[string]bool{}, map[string]string{}
+	}
+	for _, uid := range series {
+		k.series[uid] = true
+	}
+	for uid, m := range mods {
+		k.mods[uid] = m
+	}
+}
+
+func (k *knownRows) forget() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.series, k.mods = nil, nil
 }
 
 // New returns the index over db, whose schema the node's migrations made.
-func New(db *store.DB) *Index { return &Index{db: db, stmts: map[string]*sql.Stmt{}} }
+func New(db *store.DB) *Index {
+	ix := &Index{db: db, stmts: map[string]*sql.Stmt{}}
+	if db.Dialect() == store.SQLite {
+		ix.known = &knownRows{}
+	}
+	return ix
+}
 
 // prepared returns the statement q ('?' placeholders), prepared on first use.
 func (ix *Index) prepared(ctx context.Context, q string) (*sql.Stmt, error) {
@@ -62,6 +121,7 @@ type txStmts struct {
 	seriesN                 map[string]int
 	studies                 map[string]*studyDelta
 	seriesOrder, studyOrder []string
+	mods                    map[string]string // study UID → modalities written
 }
 
 // stmt returns the statement q ('?' placeholders) prepared for the transaction.
@@ -110,10 +170,11 @@ func (ix *Index) PutMany(ctx context.Context, recs []Record, now time.Time) (add
 		ix.writeMu.Lock()
 		defer ix.writeMu.Unlock()
 	}
+	var t *txStmts
 	err = ix.db.Tx(ctx, func(tx *store.Tx) error {
 		added = 0
-		t := &txStmts{ix: ix, tx: tx, stmts: map[string]*sql.Stmt{}, seen: map[string]bool{},
-			seriesN: map[string]int{}, studies: map[string]*studyDelta{}}
+		t = &txStmts{ix: ix, tx: tx, stmts: map[string]*sql.Stmt{}, seen: map[string]bool{},
+			seriesN: map[string]int{}, studies: map[string]*studyDelta{}, mods: map[string]string{}}
 		for i := range recs {
 			ok, err := t.put(ctx, &recs[i], ms)
 			if err != nil {
@@ -127,6 +188,9 @@ func (ix *Index) PutMany(ctx context.Context, recs []Record, now time.Time) (add
 	})
 	if err != nil {
 		return 0, fmt.Errorf("indexing: %w", store.Classify(err))
+	}
+	if ix.known != nil {
+		ix.known.remember(t.seriesOrder, t.mods)
 	}
 	return added, nil
 }
@@ -149,6 +213,16 @@ func (t *txStmts) put(ctx context.Context, r *Record, ms int64) (bool, error) {
 		return false, nil
 	case !errors.Is(err, sql.ErrNoRows):
 		return false, err
+	}
+	// A series committed before: its patient, study and series rows are there.
+	if _, inTx := t.seriesN[r.SeriesUID]; !inTx && t.ix.known != nil && t.ix.known.hasSeries(r.SeriesUID) {
+		t.seen["p/"+r.PatientID] = true
+		if t.studies[r.StudyUID] == nil {
+			t.studies[r.StudyUID] = &studyDelta{}
+			t.studyOrder = append(t.studyOrder, r.StudyUID)
+		}
+		t.seriesN[r.SeriesUID] = 0
+		t.seriesOrder = append(t.seriesOrder, r.SeriesUID)
 	}
 	// Patient, then study, then series, then the instance, each created on first sight
 	// (rows this transaction made or found are not looked for again).
@@ -220,9 +294,14 @@ func (t *txStmts) counts(ctx context.Context, ms int64) error {
 		if sd.instances == 0 {
 			continue
 		}
-		var mods string
-		if err := t.queryRow(ctx, `SELECT modalities FROM studies WHERE study_uid = ?`, []any{uid}, &mods); err != nil {
-			return fmt.Errorf("study %s modalities: %w", uid, err)
+		mods, ok := "", false
+		if t.ix.known != nil {
+			mods, ok = t.ix.known.modalities(uid)
+		}
+		if !ok {
+			if err := t.queryRow(ctx, `SELECT modalities FROM studies WHERE study_uid = ?`, []any{uid}, &mods); err != nil {
+				return fmt.Errorf("study %s modalities: %w", uid, err)
+			}
 		}
 		for _, m := range sd.modalities {
 			mods = addModality(mods, m)
@@ -232,6 +311,7 @@ func (t *txStmts) counts(ctx context.Context, ms int64) error {
 			sd.instances, sd.series, sd.size, mods, ms, uid); err != nil {
 			return fmt.Errorf("study %s counts: %w", uid, err)
 		}
+		t.mods[uid] = mods
 	}
 	return nil
 }
