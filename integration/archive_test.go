@@ -28,6 +28,7 @@ type archiveNode struct {
 	dir, nodeURL, token, cfg string
 	dimseAddr                string // set when the node's DIMSE section is the default one
 	hubURL, hubYAML          string
+	hubBase                  string // the hub's configuration without the caller's extra sections
 	hub, node                *proc
 }
 
@@ -40,14 +41,23 @@ func startArchiveNode(t *testing.T) *archiveNode {
 // configuration (top-level sections such as dimse: or deid:).
 func startArchiveNodeWith(t *testing.T, extraYAML string) *archiveNode {
 	t.Helper()
+	return startArchiveHub(t, "", extraYAML)
+}
+
+// startArchiveHub is startArchiveNodeWith with extra YAML appended to the hub's
+// configuration as well (top-level sections such as oidc: or access:); the hub's part
+// of it is kept in hubExtra, for restarts with another configuration (restartHub).
+func startArchiveHub(t *testing.T, hubExtra, extraYAML string) *archiveNode {
+	t.Helper()
 	dir := t.TempDir()
 	hubURL := "http://" + freeAddr(t)
 	hubYAML := filepath.Join(dir, "hub.yaml")
-	writeFile(t, hubYAML, fmt.Sprintf("name: itest-hub\ndata_dir: %s\nhttp:\n  listen: %s\nbus:\n  listen: %s\n",
-		filepath.Join(dir, "hub"), strings.TrimPrefix(hubURL, "http://"), freeAddr(t)))
+	hubBase := fmt.Sprintf("name: itest-hub\ndata_dir: %s\nhttp:\n  listen: %s\nbus:\n  listen: %s\n",
+		filepath.Join(dir, "hub"), strings.TrimPrefix(hubURL, "http://"), freeAddr(t))
+	writeFile(t, hubYAML, hubBase+hubExtra)
 	creds := filepath.Join(dir, "alpha.creds")
 	cie(t, false, "admin", "node", "add", "alpha", "--hub-config", hubYAML, "--out", creds)
-	a := &archiveNode{dir: dir, nodeURL: "http://" + freeAddr(t), cfg: filepath.Join(dir, "alpha.yaml"), hubURL: hubURL, hubYAML: hubYAML}
+	a := &archiveNode{dir: dir, nodeURL: "http://" + freeAddr(t), cfg: filepath.Join(dir, "alpha.yaml"), hubURL: hubURL, hubYAML: hubYAML, hubBase: hubBase}
 	if !strings.Contains(extraYAML, "dimse:") {
 		a.dimseAddr = freeAddr(t)
 		extraYAML += fmt.Sprintf("dimse:\n  listen: %s\n", a.dimseAddr)
@@ -65,14 +75,56 @@ func startArchiveNodeWith(t *testing.T, extraYAML string) *archiveNode {
 func (a *archiveNode) startNode(t *testing.T) {
 	t.Helper()
 	a.node = start(t, "alpha", filepath.Join(a.dir, "alpha.log"), "node", "--config", a.cfg)
-	waitFor(t, 30*time.Second, "node ready", func() bool {
-		resp, err := http.Get(a.nodeURL + "/readyz")
+	waitReady(t, a.nodeURL, "node")
+}
+
+// waitReady waits until the server at base answers its readiness probe.
+func waitReady(t *testing.T, base, what string) {
+	t.Helper()
+	waitFor(t, 30*time.Second, what+" ready", func() bool {
+		resp, err := http.Get(base + "/readyz")
 		if err != nil {
 			return false
 		}
 		resp.Body.Close()
 		return resp.StatusCode == 200
 	})
+}
+
+// restartHub stops the hub and starts it again with hubExtra appended to its base
+// configuration; it returns once every node in nodes is online again, seen with token.
+func (a *archiveNode) restartHub(t *testing.T, hubExtra, token string, nodes ...string) {
+	t.Helper()
+	a.hub.stop()
+	writeFile(t, a.hubYAML, a.hubBase+hubExtra)
+	a.hub = start(t, "hub", filepath.Join(a.dir, "hub.log"), "hub", "--config", a.hubYAML)
+	waitFor(t, 30*time.Second, "nodes online at the restarted hub", func() bool {
+		st := nodeStates(t, a.hubURL, token)
+		for _, n := range nodes {
+			if st[n].State != "online" {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// addNode registers another node at a's hub, with a local data holder (an API token in
+// the returned archiveNode's token) and extra YAML appended to its configuration, and
+// starts it. The returned archiveNode shares a's hub.
+func (a *archiveNode) addNode(t *testing.T, name, holder, extraYAML string) *archiveNode {
+	t.Helper()
+	creds := filepath.Join(a.dir, name+".creds")
+	cie(t, false, "admin", "node", "add", name, "--hub-config", a.hubYAML, "--out", creds)
+	b := &archiveNode{dir: a.dir, nodeURL: "http://" + freeAddr(t), cfg: filepath.Join(a.dir, name+".yaml"), hubURL: a.hubURL, hubYAML: a.hubYAML, hubBase: a.hubBase, hub: a.hub}
+	writeFile(t, b.cfg, fmt.Sprintf("name: %s\ndata_dir: %s\ncredentials: %s\nhttp:\n  listen: %s\n",
+		name, filepath.Join(a.dir, name), creds, strings.TrimPrefix(b.nodeURL, "http://"))+extraYAML)
+	cie(t, false, "admin", "user", "add", holder, "--role", "data_holder", "--password", "correct horse battery", "--node-config", b.cfg)
+	tok, _ := run(t, false, "admin", "token", "add", holder, "--node-config", b.cfg)
+	b.token = strings.TrimSpace(tok)
+	b.node = start(t, name, filepath.Join(a.dir, name+".log"), "node", "--config", b.cfg)
+	waitReady(t, b.nodeURL, name)
+	return b
 }
 
 // countInstances asks the node's QIDO-RS for every instance.

@@ -32,56 +32,16 @@ import (
 func TestGrantedImages(t *testing.T) {
 	a := startArchiveNode(t)
 	cie(t, false, "admin", "node", "add", "beta", "--hub-config", a.hubYAML, "--out", filepath.Join(a.dir, "beta.creds"))
-	users := map[string]string{}
-	for _, u := range []struct{ name, role, node string }{
+	users := hubUsers(t, a.hubYAML, []hubUser{
 		{"rita", "researcher", ""}, {"holder", "data_holder", "alpha"}, {"bob", "data_holder", "beta"}, {"root", "platform_admin", ""},
-	} {
-		args := []string{"admin", "user", "add", u.name, "--role", u.role, "--password", "correct horse battery", "--hub-config", a.hubYAML}
-		if u.node != "" {
-			args = append(args, "--node", u.node)
-		}
-		cie(t, false, args...)
-		tok, _ := run(t, false, "admin", "token", "add", u.name, "--hub-config", a.hubYAML)
-		users[u.name] = strings.TrimSpace(tok)
-	}
+	})
 	waitFor(t, 30*time.Second, "alpha online at the hub", func() bool {
 		return nodeStates(t, a.hubURL, users["root"])["alpha"].State == "online"
 	})
 
 	// Generated studies at the node: dataset A holds those with CT, dataset B the others.
-	g, err := synth.New(synth.Options{Seed: 5, Node: "grant", Patients: 6, Rows: 32, Columns: 32, MinSlices: 3, MaxSlices: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var parts []dicomweb.Part
-	err = g.Walk(func(in *synth.Instance) error {
-		var buf bytes.Buffer
-		if _, err := in.File.WriteTo(&buf); err != nil {
-			return err
-		}
-		data := buf.Bytes()
-		parts = append(parts, dicomweb.Part{Name: in.SOPInstanceUID, Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }})
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &dicomweb.Client{BaseURL: a.nodeURL + "/dicomweb", Token: a.token}
-	if res, err := c.Store(context.Background(), parts); err != nil || res.Failed > 0 {
-		t.Fatalf("STOW: %+v %v", res, err)
-	}
-	var inA, inB []string
-	for _, st := range a.qido(t, "/studies?ModalitiesInStudy=CT") {
-		inA = append(inA, st["0020000D"])
-	}
-	for _, st := range a.qido(t, "/studies") {
-		if !slices.Contains(inA, st["0020000D"]) {
-			inB = append(inB, st["0020000D"])
-		}
-	}
-	if len(inA) == 0 || len(inB) == 0 {
-		t.Fatalf("studies with CT: %d, without: %d", len(inA), len(inB))
-	}
+	a.storeSynth(t, 5, 6)
+	inA, inB := a.splitCT(t)
 	dsA, dsB := a.publish(t, "Lung CT", inA), a.publish(t, "Other imaging", inB)
 	waitFor(t, 15*time.Second, "both datasets in the catalogue", func() bool {
 		r1, _ := fetch(t, a.hubURL+"/api/v1/catalogue/"+dsA, "", "application/json")
@@ -124,21 +84,7 @@ func TestGrantedImages(t *testing.T) {
 	}
 	request := func(model, dataset string) string {
 		t.Helper()
-		st, m := postJSON(t, a.hubURL+"/api/v1/requests", users["rita"], map[string]any{"title": "Nodules " + model, "description": "D",
-			"purpose": "P", "model": model, "datasets": []string{dataset}})
-		if st != 201 {
-			t.Fatalf("request: %d %v", st, m)
-		}
-		id := m["id"].(string)
-		if m["state"] == "under_review" {
-			if st, m := postJSON(t, a.hubURL+"/api/v1/requests/"+id+"/review", users["root"], map[string]bool{"approve": true}); st != 200 {
-				t.Fatalf("review: %d %v", st, m)
-			}
-		}
-		if st, m := postJSON(t, a.hubURL+"/api/v1/requests/"+id+"/parts/alpha/"+dataset, users["holder"], map[string]string{"state": "resource_made_available"}); st != 200 {
-			t.Fatalf("make available: %d %v", st, m)
-		}
-		return id
+		return grantAccess(t, a.hubURL, users["rita"], users["root"], users["holder"], "alpha", dataset, model)
 	}
 
 	// Before any approval: nothing.
@@ -262,6 +208,92 @@ func TestGrantedImages(t *testing.T) {
 	if st, _, b := get("rita", a.hubURL+"/api/v1/images/"+dsA, ""); st != 403 || !strings.Contains(string(b), "revoked") {
 		t.Fatalf("images API after revocation: %d %s", st, b)
 	}
+}
+
+// hubUser is a user made at the hub with cie admin user add.
+type hubUser struct{ name, role, node string }
+
+// hubUsers makes users at the hub (password "correct horse battery"), each with an API
+// token, and returns the tokens by user name.
+func hubUsers(t *testing.T, hubYAML string, us []hubUser) map[string]string {
+	t.Helper()
+	tokens := map[string]string{}
+	for _, u := range us {
+		args := []string{"admin", "user", "add", u.name, "--role", u.role, "--password", "correct horse battery", "--hub-config", hubYAML}
+		if u.node != "" {
+			args = append(args, "--node", u.node)
+		}
+		cie(t, false, args...)
+		tok, _ := run(t, false, "admin", "token", "add", u.name, "--hub-config", hubYAML)
+		tokens[u.name] = strings.TrimSpace(tok)
+	}
+	return tokens
+}
+
+// storeSynth sends the generated studies of seed (patients patients, 32×32 slices, 3 a
+// series) to the node by STOW-RS.
+func (a *archiveNode) storeSynth(t *testing.T, seed uint64, patients int) {
+	t.Helper()
+	g, err := synth.New(synth.Options{Seed: seed, Node: "grant", Patients: patients, Rows: 32, Columns: 32, MinSlices: 3, MaxSlices: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parts []dicomweb.Part
+	err = g.Walk(func(in *synth.Instance) error {
+		var buf bytes.Buffer
+		if _, err := in.File.WriteTo(&buf); err != nil {
+			return err
+		}
+		data := buf.Bytes()
+		parts = append(parts, dicomweb.Part{Name: in.SOPInstanceUID, Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &dicomweb.Client{BaseURL: a.nodeURL + "/dicomweb", Token: a.token}
+	if res, err := c.Store(context.Background(), parts); err != nil || res.Failed > 0 {
+		t.Fatalf("STOW: %+v %v", res, err)
+	}
+}
+
+// splitCT returns the node's studies with a CT series and the others; neither is empty.
+func (a *archiveNode) splitCT(t *testing.T) (ct, other []string) {
+	t.Helper()
+	for _, st := range a.qido(t, "/studies?ModalitiesInStudy=CT") {
+		ct = append(ct, st["0020000D"])
+	}
+	for _, st := range a.qido(t, "/studies") {
+		if !slices.Contains(ct, st["0020000D"]) {
+			other = append(other, st["0020000D"])
+		}
+	}
+	if len(ct) == 0 || len(other) == 0 {
+		t.Fatalf("studies with CT: %d, without: %d", len(ct), len(other))
+	}
+	return ct, other
+}
+
+// grantAccess asks for access to dataset of node as the researcher, has a platform
+// admin approve the review (if the hub asks for one) and the node's data holder make it
+// available, and returns the request's id.
+func grantAccess(t *testing.T, hubURL, researcher, admin, holder, node, dataset, model string) string {
+	t.Helper()
+	st, m := postJSON(t, hubURL+"/api/v1/requests", researcher, map[string]any{"title": "Nodules " + model, "description": "D",
+		"purpose": "P", "model": model, "datasets": []string{dataset}})
+	if st != 201 {
+		t.Fatalf("request: %d %v", st, m)
+	}
+	id := m["id"].(string)
+	if m["state"] == "under_review" {
+		if st, m := postJSON(t, hubURL+"/api/v1/requests/"+id+"/review", admin, map[string]bool{"approve": true}); st != 200 {
+			t.Fatalf("review: %d %v", st, m)
+		}
+	}
+	if st, m := postJSON(t, hubURL+"/api/v1/requests/"+id+"/parts/"+node+"/"+dataset, holder, map[string]string{"state": "resource_made_available"}); st != 200 {
+		t.Fatalf("make available: %d %v", st, m)
+	}
+	return id
 }
 
 // publish makes a published dataset of studies at the node and returns its id.

@@ -69,7 +69,7 @@ func (r *Ready) Reason() string {
 
 // Probes registers /healthz (the process answers) and /readyz (the role is
 // ready) on mux.
-func Probes(mux *http.ServeMux, ready *Ready) {
+func Probes(mux Mux, ready *Ready) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		JSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -229,6 +229,34 @@ func OpenAPIOperations(doc []byte) ([]string, error) {
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+// Mux is what routes are registered on: an *http.ServeMux, or a Recorder.
+type Mux interface {
+	Handle(pattern string, handler http.Handler)
+	HandleFunc(pattern string, handler func(http.ResponseWriter, *http.Request))
+}
+
+// Recorder is an *http.ServeMux that also notes every pattern registered on it, so that
+// a server can list its routes (tests check that each one is covered).
+type Recorder struct {
+	*http.ServeMux
+	Patterns []string
+}
+
+// NewRecorder returns a Recorder over a new ServeMux.
+func NewRecorder() *Recorder { return &Recorder{ServeMux: http.NewServeMux()} }
+
+// Handle registers handler for pattern and notes the pattern.
+func (m *Recorder) Handle(pattern string, handler http.Handler) {
+	m.ServeMux.Handle(pattern, handler)
+	m.Patterns = append(m.Patterns, pattern)
+}
+
+// HandleFunc registers handler for pattern and notes the pattern.
+func (m *Recorder) HandleFunc(pattern string, handler func(http.ResponseWriter, *http.Request)) {
+	m.ServeMux.HandleFunc(pattern, handler)
+	m.Patterns = append(m.Patterns, pattern)
 }
 
 // Route is one endpoint of a JSON API.

@@ -36,7 +36,7 @@ type Config struct {
 // AccessConfig is the access section of hub.yaml: how access requests are negotiated.
 type AccessConfig struct {
 	AutoReview    bool          `yaml:"auto_review" help:"send new access requests straight to the data holders, without a platform admin's review"`
-	VisaTTL       time.Duration `yaml:"visa_ttl" help:"how long a visa issued on an approval is valid (default 2160h, 90 days; at most 8760h)"`
+	VisaTTL       time.Duration `yaml:"visa_ttl" help:"how long a visa issued on an approval is valid (default 2160h, 90 days; 1s to 8760h)"`
 	MaxAttachment int64         `yaml:"max_attachment" help:"largest file attached to an access request, in bytes (default 20 MiB)"`
 	Webhooks      []string      `yaml:"webhooks" help:"per node, a URL told about changes of that node's request parts (POST JSON), as NODE=URL"`
 }
@@ -168,8 +168,8 @@ func (c *Config) checkAccess() error {
 	switch {
 	case a.VisaTTL == 0:
 		a.VisaTTL = DefaultVisaTTL
-	case a.VisaTTL < time.Minute || a.VisaTTL > 365*24*time.Hour:
-		return config.Errorf("access.visa_ttl", "%s: want 1m to 8760h", a.VisaTTL)
+	case a.VisaTTL < time.Second || a.VisaTTL > 365*24*time.Hour:
+		return config.Errorf("access.visa_ttl", "%s: want 1s to 8760h", a.VisaTTL)
 	}
 	switch {
 	case a.MaxAttachment == 0:

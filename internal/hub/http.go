@@ -1,7 +1,9 @@
 package hub
 
 import (
+	"context"
 	_ "embed"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -18,7 +20,25 @@ func OpenAPI() []byte { return openAPI }
 
 // Handler returns the hub's HTTP handler: pages, API, probes and metrics.
 func (h *Hub) Handler() http.Handler {
-	mux := http.NewServeMux()
+	mux := h.mux()
+	return h.metrics.Instrument(mux.ServeMux, h.log)
+}
+
+// Routes lists the patterns of every route a hub configured by cfg serves (pages, API,
+// relay, probes), as its mux has them; tests check that each one is covered. It opens
+// the hub's stores to know (cfg.DataDir is created if missing) and closes them.
+func Routes(ctx context.Context, cfg Config) ([]string, error) {
+	h, err := New(ctx, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return nil, err
+	}
+	defer h.closeStores(ctx)
+	return h.mux().Patterns, nil
+}
+
+// mux registers every route of the hub on a new mux.
+func (h *Hub) mux() *httpx.Recorder {
+	mux := httpx.NewRecorder()
 	httpx.Probes(mux, h.ready)
 	mux.Handle("GET /metrics", h.metrics.Handler())
 	mux.Handle("GET /static/", http.StripPrefix("/static/", h.site.Static()))
@@ -64,7 +84,7 @@ func (h *Hub) Handler() http.Handler {
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		httpx.Error(w, http.StatusNotFound, "no such API endpoint: %s %s", r.Method, r.URL.Path)
 	})
-	return h.metrics.Instrument(mux, h.log)
+	return mux
 }
 
 // apiRoutes lists the hub's JSON API; the OpenAPI document describes exactly

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cancerimage/cie/internal/auth"
+	"github.com/cancerimage/cie/internal/httpx"
 	"github.com/cancerimage/cie/internal/hub/access"
 	"github.com/cancerimage/cie/internal/web"
 	"github.com/cancerimage/cie/internal/webauth"
@@ -21,7 +22,7 @@ import (
 // Their forms post with the session's CSRF token and redirect (303) when done.
 
 // registerAccessPages adds the pages to mux.
-func (h *Hub) registerAccessPages(mux *http.ServeMux) {
+func (h *Hub) registerAccessPages(mux httpx.Mux) {
 	mux.HandleFunc("GET /basket", h.basketPage)
 	mux.HandleFunc("POST /basket", h.basketAdd)
 	mux.HandleFunc("POST /basket/remove", h.basketRemove)

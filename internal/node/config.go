@@ -3,24 +3,27 @@ package node
 import (
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/cancerimage/cie/internal/config"
 	"github.com/cancerimage/cie/internal/deid"
 	"github.com/cancerimage/cie/internal/fed"
+	"github.com/cancerimage/cie/internal/visa"
 )
 
 // Config is a node's configuration (node.yaml).
 type Config struct {
-	Name          string      `yaml:"name" help:"the node's name, as registered at the hub"`
-	DataDir       string      `yaml:"data_dir" help:"folder for the node's database, blobs and audit log"`
-	Credentials   string      `yaml:"credentials" help:"credentials file from 'cie admin node add' (default DATA_DIR/node.creds)"`
-	DB            string      `yaml:"db" help:"SQL store: a file path or sqlite:// URL (default DATA_DIR/node.db), or a postgres:// URL"`
-	Blob          string      `yaml:"blob" help:"blob store URL: file:///path (default DATA_DIR/blobs) or s3://bucket?..."`
-	HTTP          config.HTTP `yaml:"http"`
-	Log           config.Log  `yaml:"log"`
-	SecureCookies bool        `yaml:"secure_cookies" help:"mark session cookies Secure (set when served over HTTPS)"`
-	Deid          Deid        `yaml:"deid"`
-	DIMSE         DIMSE       `yaml:"dimse"`
+	Name          string        `yaml:"name" help:"the node's name, as registered at the hub"`
+	DataDir       string        `yaml:"data_dir" help:"folder for the node's database, blobs and audit log"`
+	Credentials   string        `yaml:"credentials" help:"credentials file from 'cie admin node add' (default DATA_DIR/node.creds)"`
+	DB            string        `yaml:"db" help:"SQL store: a file path or sqlite:// URL (default DATA_DIR/node.db), or a postgres:// URL"`
+	Blob          string        `yaml:"blob" help:"blob store URL: file:///path (default DATA_DIR/blobs) or s3://bucket?..."`
+	HTTP          config.HTTP   `yaml:"http"`
+	Log           config.Log    `yaml:"log"`
+	SecureCookies bool          `yaml:"secure_cookies" help:"mark session cookies Secure (set when served over HTTPS)"`
+	Deid          Deid          `yaml:"deid"`
+	DIMSE         DIMSE         `yaml:"dimse"`
+	VisaLeeway    time.Duration `yaml:"visa_leeway" help:"clock skew allowed on the times of a visa (exp, nbf, iat) when the node verifies it (default 1m; 1s to 10m)"`
 }
 
 // DIMSE configures the node's DICOM network service (C-ECHO, C-STORE, C-FIND), for PACS.
@@ -92,6 +95,12 @@ func (c *Config) Validate() error {
 	}
 	if err := c.HTTP.Check("http"); err != nil {
 		return err
+	}
+	switch {
+	case c.VisaLeeway == 0:
+		c.VisaLeeway = visa.DefaultLeeway
+	case c.VisaLeeway < time.Second || c.VisaLeeway > 10*time.Minute:
+		return config.Errorf("visa_leeway", "%s: want 1s to 10m", c.VisaLeeway)
 	}
 	return c.Log.Check("log")
 }

@@ -261,6 +261,9 @@ func (n *Node) reviseDataset(w http.ResponseWriter, r *http.Request, p auth.Prin
 	case errors.Is(err, index.ErrNotFound), errors.Is(err, dataset.ErrNoStudies):
 		httpx.Error(w, http.StatusBadRequest, "%v", err)
 		return
+	case errors.Is(err, dataset.ErrChanged):
+		httpx.Error(w, http.StatusConflict, "%v", err)
+		return
 	case err != nil:
 		httpx.Error(w, http.StatusInternalServerError, "%v", err)
 		return

@@ -163,7 +163,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Node, error) {
 	if err != nil {
 		return fail(fmt.Errorf("visa keys: %w", err))
 	}
-	n.verifier = visa.NewVerifier(n.visas, visa.VerifierOptions{Audit: n.audit})
+	n.verifier = visa.NewVerifier(n.visas, visa.VerifierOptions{Audit: n.audit, Leeway: cfg.VisaLeeway})
 	n.policy = &access.Policy{Verifier: n.verifier, Datasets: n.datasets, Node: cfg.Name}
 	if n.viewer, err = viewer.New(viewer.Options{Prefix: "/viewer/", DICOMweb: DICOMwebPrefix}); err != nil {
 		return fail(fmt.Errorf("viewer: %w", err))

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cancerimage/cie/internal/audit"
 	"github.com/cancerimage/cie/internal/auth"
+	"github.com/cancerimage/cie/internal/httpx"
 	"github.com/cancerimage/cie/internal/store"
 	"github.com/cancerimage/cie/internal/web"
 )
@@ -19,7 +20,7 @@ import (
 // CSRF-checked and audit-logged. Any logged-in user may use it; the user
 // must exist in the users table (local accounts, and OIDC users, which the
 // OIDC login records there).
-func (g *Gate) RegisterTokens(mux *http.ServeMux) {
+func (g *Gate) RegisterTokens(mux httpx.Mux) {
 	mux.HandleFunc("GET /tokens", g.tokensPage)
 	mux.HandleFunc("POST /tokens", g.tokenCreate)
 	mux.HandleFunc("POST /tokens/{id}/revoke", g.tokenRevoke)

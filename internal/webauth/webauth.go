@@ -36,7 +36,7 @@ type Gate struct {
 }
 
 // Register adds GET and POST /login and POST /logout to mux.
-func (g *Gate) Register(mux *http.ServeMux) {
+func (g *Gate) Register(mux httpx.Mux) {
 	mux.HandleFunc("GET /login", func(w http.ResponseWriter, r *http.Request) {
 		g.Render(w, r, http.StatusOK, "login", "", "Log in", web.LoginData{Next: localPath(r.URL.Query().Get("next"))})
 	})

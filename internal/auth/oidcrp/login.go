@@ -8,6 +8,7 @@ import (
 
 	"github.com/cancerimage/cie/internal/audit"
 	"github.com/cancerimage/cie/internal/auth"
+	"github.com/cancerimage/cie/internal/httpx"
 	"github.com/cancerimage/cie/internal/web"
 	"github.com/cancerimage/cie/internal/webauth"
 )
@@ -38,7 +39,7 @@ type Login struct {
 
 // Register adds GET /login, the start and callback paths, POST /logout and,
 // with Password, POST /login to mux.
-func (l *Login) Register(mux *http.ServeMux) {
+func (l *Login) Register(mux httpx.Mux) {
 	mux.HandleFunc("GET /login", l.page)
 	mux.HandleFunc("GET "+l.StartPath, l.start)
 	mux.HandleFunc("GET "+l.CallbackPath, l.callback)

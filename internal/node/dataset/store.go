@@ -25,6 +25,11 @@ import (
 // ErrNotFound is returned for a dataset the node does not have.
 var ErrNotFound = errors.New("no such dataset")
 
+// ErrChanged means a dataset changed while a revision of it was being made (another
+// revision won the race); nothing was changed by the one that failed, which may be
+// tried again.
+var ErrChanged = errors.New("the dataset changed meanwhile; try again")
+
 // Store keeps the node's datasets.
 type Store struct {
 	db    *store.DB

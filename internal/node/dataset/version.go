@@ -122,7 +122,9 @@ func (s *Store) Revise(ctx context.Context, actor, id string, studies []string) 
 	if err != nil {
 		return d, rev, err
 	}
-	treeKey := fmt.Sprintf("datasets/%s/v%d/tree.json", d.ID, d.Version)
+	// The key names the content too: a revision that loses a race with another (see
+	// ErrChanged) must not overwrite the winner's tree.
+	treeKey := fmt.Sprintf("datasets/%s/v%d/tree-%s.json", d.ID, d.Version, tree.Root)
 	if _, err := s.blobs.Put(ctx, treeKey, bytes.NewReader(tj)); err != nil {
 		return d, rev, fmt.Errorf("keeping the hash tree of %s: %w", d.ID, err)
 	}
@@ -132,9 +134,15 @@ func (s *Store) Revise(ctx context.Context, actor, id string, studies []string) 
 	}
 	ms := now.UnixMilli()
 	err = s.db.Tx(ctx, func(tx *store.Tx) error {
-		if _, err := tx.Exec(ctx, `UPDATE datasets SET version = ?, body = ?, root = ?, tree_key = ?, updated_ms = ? WHERE id = ?`,
-			d.Version, string(body), d.ContentHash, treeKey, ms, d.ID); err != nil {
+		res, err := tx.Exec(ctx, `UPDATE datasets SET version = ?, body = ?, root = ?, tree_key = ?, updated_ms = ?
+			WHERE id = ? AND version = ? AND root = ?`, d.Version, string(body), d.ContentHash, treeKey, ms, d.ID, oldVersion, oldRoot)
+		if err != nil {
 			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return fmt.Errorf("%w: version %d is no longer the current one", ErrChanged, oldVersion)
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM dataset_studies WHERE dataset_id = ?`, d.ID); err != nil {
 			return err
@@ -149,7 +157,7 @@ func (s *Store) Revise(ctx context.Context, actor, id string, studies []string) 
 				WHERE dataset_id = ? AND version = ?`, d.ContentHash, treeKey, actor, notes, ms, d.ID, d.Version)
 			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO dataset_versions (dataset_id, version, root, tree_key, actor, notes, created_ms)
+		_, err = tx.Exec(ctx, `INSERT INTO dataset_versions (dataset_id, version, root, tree_key, actor, notes, created_ms)
 			VALUES (?, ?, ?, ?, ?, ?, ?)`, d.ID, d.Version, d.ContentHash, treeKey, actor, notes, ms)
 		return err
 	})

@@ -2,6 +2,8 @@ package dataset
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"slices"
 	"testing"
 
@@ -78,5 +80,55 @@ func TestReviseVersions(t *testing.T) {
 	}
 	if _, _, err := s.Revise(ctx, "holder", d.ID, []string{"2.25.1"}); err == nil {
 		t.Fatal("a dataset revised to an unknown study")
+	}
+}
+
+// TestReviseRace: revisions of a published dataset made at once (two data holders
+// saving its studies together) either win or fail with ErrChanged, never with the store's
+// conflict; the versions are numbered without gaps and each names the tree it recorded.
+func TestReviseRace(t *testing.T) {
+	ctx := context.Background()
+	a, studies, _ := fixture(t)
+	slices.Sort(studies)
+	s := NewStore(a.DB(), a.Index(), a.Blobs(), a.Audit(), "oslo")
+	d, err := s.Create(ctx, "holder", sampleMeta(), studies)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err = s.Apply(ctx, "holder", d.ID, catalogue.ActionPublish); err != nil {
+		t.Fatal(err)
+	}
+	const n = 8
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			_, _, err := s.Revise(ctx, "holder", d.ID, studies[:1+i%(len(studies)-1)])
+			errs <- err
+		}()
+	}
+	won := 0
+	for range n {
+		switch err := <-errs; {
+		case err == nil:
+			won++
+		case !errors.Is(err, ErrChanged):
+			t.Errorf("a revision lost the race with: %v", err)
+		}
+	}
+	vs, err := s.Versions(ctx, d.ID)
+	if err != nil || won == 0 || len(vs) > 1+won {
+		t.Fatalf("%d revisions won, versions %+v %v", won, vs, err)
+	}
+	for _, v := range vs {
+		rc, err := s.blobs.Get(ctx, v.TreeKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tree Tree
+		err = json.NewDecoder(rc).Decode(&tree)
+		rc.Close()
+		if err != nil || tree.Root != v.Root {
+			t.Errorf("version %d records root %s, its tree %s holds %s (%v)", v.Version, v.Root, v.TreeKey, tree.Root, err)
+		}
 	}
 }
