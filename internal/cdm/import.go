@@ -35,6 +35,13 @@ type Report struct {
 	Totals map[string]int `json:"totals"`
 }
 
+// InputError is an import's error that is the input's fault (a file that cannot be
+// read as a whole, a bad mapping), not the store's.
+type InputError struct{ Err error }
+
+func (e *InputError) Error() string { return e.Err.Error() }
+func (e *InputError) Unwrap() error { return e.Err }
+
 // Importer imports clinical files into a node's CDM tables.
 type Importer struct {
 	Store    *Store
@@ -65,7 +72,7 @@ func (im *Importer) Import(ctx context.Context, actor string, in Input) (*Report
 		return nil, fmt.Errorf("cdm: reading %s: %w", in.Source, err)
 	}
 	if len(b) > MaxImportSize {
-		return nil, ErrTooLarge
+		return nil, &InputError{ErrTooLarge}
 	}
 	format := in.Format
 	if format == "" {
@@ -78,16 +85,16 @@ func (im *Importer) Import(ctx context.Context, actor string, in Input) (*Report
 	switch format {
 	case FormatCSV:
 		if in.Mapping == nil {
-			return nil, fmt.Errorf("cdm: a CSV import needs a mapping")
+			return nil, &InputError{fmt.Errorf("cdm: a CSV import needs a mapping")}
 		}
 		p, err = ParseCSV(bytes.NewReader(b), in.Mapping, im.Identity)
 	case FormatFHIR:
 		p, err = ParseBundle(bytes.NewReader(b), in.Bundle, im.Identity)
 	default:
-		return nil, fmt.Errorf("cdm: unknown format %q (want csv or fhir)", format)
+		return nil, &InputError{fmt.Errorf("cdm: unknown format %q (want csv or fhir)", format)}
 	}
 	if err != nil {
-		return nil, err
+		return nil, &InputError{err}
 	}
 	sum := sha256.Sum256(b)
 	var idb [8]byte
