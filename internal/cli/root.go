@@ -61,7 +61,7 @@ and tools: cie admin (nodes, users, tokens), cie migrate, cie audit verify, cie 
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w (see cie %s --help)", err, c.Name())}
 	})
-	root.AddCommand(hubCmd(), nodeCmd(), demoCmd(), deidCmd(), ingestCmd(), datasetCmd(), migrateCmd(), adminCmd(), auditCmd(), versionCmd())
+	root.AddCommand(hubCmd(), nodeCmd(), demoCmd(), deidCmd(), ingestCmd(), datasetCmd(), clinicalCmd(), migrateCmd(), adminCmd(), auditCmd(), versionCmd())
 	return root
 }
 
