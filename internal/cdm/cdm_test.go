@@ -3,6 +3,7 @@ package cdm_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -363,8 +364,10 @@ func TestTooLarge(t *testing.T) {
 	m := readMapping(t, "template-mapping.csv")
 	im := &cdm.Importer{Identity: cdm.Identity{Pseudonyms: pseudonyms(t)}}
 	big := io.MultiReader(strings.NewReader("mrn,note\nP,"), io.LimitReader(zeros{}, cdm.MaxImportSize))
-	if _, err := im.Import(context.Background(), "t", cdm.Input{Source: "big.csv", Data: big, Mapping: m}); err != cdm.ErrTooLarge {
-		t.Fatalf("%v, want ErrTooLarge", err)
+	_, err := im.Import(context.Background(), "t", cdm.Input{Source: "big.csv", Data: big, Mapping: m})
+	var ie *cdm.InputError
+	if !errors.Is(err, cdm.ErrTooLarge) || !errors.As(err, &ie) {
+		t.Fatalf("%v, want an InputError of ErrTooLarge", err)
 	}
 	// ParseCSV stops at the limit too, inside one huge field.
 	big = io.MultiReader(strings.NewReader("mrn,gender,dx,age,dx_date,grade,psa,study,note\nP,F,C50,1,2020-01-01,G1,,,"), io.LimitReader(zeros{}, cdm.MaxImportSize))
