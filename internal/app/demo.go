@@ -129,6 +129,9 @@ func Demo(ctx context.Context, o DemoOptions) error {
 	if err := fillDemo(ctx, o, df); err != nil {
 		return err
 	}
+	if err := importDemoClinical(ctx, o, df); err != nil {
+		return err
+	}
 	if err := publishDemoDatasets(ctx, o, df); err != nil {
 		return err
 	}

@@ -3,9 +3,11 @@ package app
 import (
 	"bytes"
 	"context"
+	_ "embed"
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -172,6 +174,87 @@ func fillNode(ctx context.Context, o DemoOptions, n DemoNode, say func(string)) 
 	}
 	took := time.Since(start)
 	say(fmt.Sprintf("  %s: %d instances stored in %.1f s (%.0f/s)", n.Name, sent, took.Seconds(), float64(sent)/took.Seconds()))
+	return nil
+}
+
+// demoClinicalMapping maps the generated clinical table (synth.WriteClinicalCSV) to the
+// CDM; ISSUERS stands for the node's Issuer of Patient ID values.
+//
+//go:embed demo-clinical-mapping.yaml
+var demoClinicalMapping string
+
+// importDemoClinical imports each node's generated clinical table (DIR/NODE/clinical.csv,
+// written when the node was filled) through the node's API as its data holder, with
+// the mapping it writes beside it (DIR/NODE/clinical-mapping.yaml), so that the demo's
+// patients have sex, age at diagnosis and cancer type joined to their studies. It runs
+// at every start: a re-import changes nothing.
+func importDemoClinical(ctx context.Context, o DemoOptions, df *DemoFile) error {
+	for _, n := range df.Nodes {
+		csvPath := filepath.Join(o.Dir, n.Name, "clinical.csv")
+		data, err := os.ReadFile(csvPath)
+		if os.IsNotExist(err) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		g, err := synth.New(DemoSynth(n.Name, o.Patients))
+		if err != nil {
+			return err
+		}
+		mapping := strings.Replace(demoClinicalMapping, "ISSUERS", strings.Join(g.PatientIDIssuers(), ", "), 1)
+		if err := os.WriteFile(filepath.Join(o.Dir, n.Name, "clinical-mapping.yaml"), []byte(mapping), 0o644); err != nil {
+			return err
+		}
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		for _, part := range []struct {
+			field, name string
+			data        []byte
+		}{{"file", "clinical.csv", data}, {"mapping", "clinical-mapping.yaml", []byte(mapping)}} {
+			w, err := mw.CreateFormFile(part.field, part.name)
+			if err != nil {
+				return err
+			}
+			if _, err := w.Write(part.data); err != nil {
+				return err
+			}
+		}
+		if err := mw.Close(); err != nil {
+			return err
+		}
+		req, err := http.NewRequestWithContext(ctx, "POST", n.URL+"/api/v1/clinical/import", &body)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer "+demoUser(df, n.Name+"-holder").Token)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return fmt.Errorf("importing the clinical data of %s: %w", n.Name, err)
+		}
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("importing the clinical data of %s: %s: %s", n.Name, resp.Status, b)
+		}
+		var rep struct {
+			Records      int `json:"records"`
+			ProblemCount int `json:"problem_count"`
+			Changes      map[string]struct {
+				Inserted int `json:"inserted"`
+			} `json:"changes"`
+		}
+		if err := json.Unmarshal(b, &rep); err != nil {
+			return fmt.Errorf("importing the clinical data of %s: %w", n.Name, err)
+		}
+		if rep.ProblemCount > 0 {
+			return fmt.Errorf("importing the clinical data of %s: %d lines not imported: %s", n.Name, rep.ProblemCount, b)
+		}
+		if ins := rep.Changes["cdm_patient"].Inserted; ins > 0 {
+			fmt.Fprintf(o.Out, "Imported the clinical data of %s: %d patients (under %d issuers).\n", n.Name, ins, len(g.PatientIDIssuers()))
+		}
+	}
 	return nil
 }
 

@@ -120,3 +120,35 @@ func TestAdminCommands(t *testing.T) {
 		t.Fatalf("version: %q", out)
 	}
 }
+
+func TestClinicalImportCommand(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "node.yaml")
+	data := filepath.Join(dir, "node")
+	if err := os.WriteFile(cfg, []byte("name: oslo\ndata_dir: "+data+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	csv := filepath.Join(dir, "c.csv")
+	mapping := filepath.Join(dir, "m.yaml")
+	os.WriteFile(csv, []byte("id,sex,dx\nP1,F,254837009\nP2,M,399068003\nP3,?,399068003\n"), 0o600)
+	os.WriteFile(mapping, []byte("patient_id: {column: id}\ncolumns:\n  - {column: sex, element: patient.birth_sex, values: {F: SNOMEDCT248152002, M: SNOMEDCT248153007}}\n  - {column: dx, element: cancer_condition.code, system: SNOMEDCT}\n"), 0o600)
+	// Without the node's key there are no pseudonyms to give.
+	if _, errs, code := cie(t, "clinical", "import", csv, "--mapping", mapping, "--node-config", cfg); code == 0 || !strings.Contains(errs, "deid.key") {
+		t.Fatalf("import without a key: %d %s", code, errs)
+	}
+	os.MkdirAll(filepath.Join(data, "keys"), 0o700)
+	os.WriteFile(filepath.Join(data, "keys", "deid.key"), []byte("0123456789abcdef0123456789abcdef-key"), 0o600)
+	out, errs, code := cie(t, "clinical", "import", csv, "--mapping", mapping, "--node-config", cfg)
+	if code != 1 || !strings.Contains(out, "c.csv (csv): 3 lines read, 2 records imported, 1 not imported") ||
+		!regexp.MustCompile(`cdm_patient\s+2 inserted\s+0 updated\s+0 unchanged`).MatchString(out) ||
+		!strings.Contains(out, `line 4: value "?" of column sex is not in its value map`) || !strings.Contains(errs, "1 of 3 lines or entries were not imported") {
+		t.Fatalf("import: %d\n%s%s", code, out, errs)
+	}
+	out, _, _ = cie(t, "clinical", "import", csv, "--mapping", mapping, "--node-config", cfg)
+	if !regexp.MustCompile(`cdm_patient\s+0 inserted\s+0 updated\s+2 unchanged`).MatchString(out) {
+		t.Fatalf("re-import: %s", out)
+	}
+	if _, errs, code := cie(t, "clinical", "import", csv, "--node-config", cfg); code == 0 || !strings.Contains(errs, "needs a mapping") {
+		t.Fatalf("no mapping: %d %s", code, errs)
+	}
+}

@@ -61,7 +61,7 @@ and tools: cie admin (nodes, users, tokens), cie download (granted studies), cie
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w (see cie %s --help)", err, c.Name())}
 	})
-	root.AddCommand(hubCmd(), nodeCmd(), demoCmd(), deidCmd(), ingestCmd(), datasetCmd(), downloadCmd(), migrateCmd(), adminCmd(), auditCmd(), versionCmd())
+	root.AddCommand(hubCmd(), nodeCmd(), demoCmd(), deidCmd(), ingestCmd(), datasetCmd(), clinicalCmd(), downloadCmd(), migrateCmd(), adminCmd(), auditCmd(), versionCmd())
 	return root
 }
 

@@ -31,6 +31,7 @@ func (n *Node) Handler() http.Handler {
 	n.dicomweb.Register(mux, n.archiveGuard)
 	n.registerArchivePages(mux)
 	n.registerDatasetPages(mux)
+	n.registerClinicalPages(mux)
 	mux.Handle("/viewer/", n.viewer)
 
 	for _, rt := range n.apiRoutes() {
@@ -55,6 +56,7 @@ func (n *Node) apiRoutes() []httpx.Route {
 		{Pattern: "GET /api/v1/datasets/{id}/verify", Handler: n.gate.API(n.apiVerifyDataset)},
 		{Pattern: "GET /api/v1/datasets/{id}/versions", Handler: n.gate.API(n.apiDatasetVersions)},
 		{Pattern: "PUT /api/v1/datasets/{id}/studies", Handler: n.gate.API(n.apiDatasetStudies)},
+		{Pattern: "POST /api/v1/clinical/import", Handler: n.gate.API(n.apiClinicalImport)},
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/cancerimage/cie/internal/auth"
 	"github.com/cancerimage/cie/internal/blob"
 	"github.com/cancerimage/cie/internal/bus"
+	"github.com/cancerimage/cie/internal/cdm"
 	"github.com/cancerimage/cie/internal/deid"
 	"github.com/cancerimage/cie/internal/dimse"
 	"github.com/cancerimage/cie/internal/fed"
@@ -66,6 +67,7 @@ type Node struct {
 	relayMux *http.ServeMux // DICOMweb alone, for requests relayed by the hub
 	pacs     *pacs
 	datasets *dataset.Store
+	clinical *cdm.Importer
 	visas    *visa.NodeCache
 	verifier *visa.Verifier // checks visas with n.visas, logs every decision
 	policy   *access.Policy // what visa holders may read
@@ -156,6 +158,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Node, error) {
 		return fail(fmt.Errorf("de-identification: %w", err))
 	}
 	n.archive = archive.New(archive.Options{DB: db, Blobs: n.blobs, Engine: engine, Audit: n.audit, Logger: log.With("part", "archive"), StateDir: cfg.DataDir})
+	n.clinical = &cdm.Importer{Store: cdm.NewStore(db), Identity: clinicalIdentity(engine.Pseudonyms(), dopts), Log: log.With("part", "clinical")}
 	n.pacs = newPACS(n.archive, log.With("part", "dimse"))
 	n.datasets = dataset.NewStore(db, n.archive.Index(), n.blobs, n.audit, cfg.Name)
 	n.visas, err = visa.OpenNodeCache(visa.NodeCacheOptions{Dir: filepath.Join(cfg.DataDir, "visa"), Node: cfg.Name,

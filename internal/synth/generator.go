@@ -41,6 +41,20 @@ func (g *Generator) Options() Options { return g.opt }
 // for the neutral set.
 func (g *Generator) Country() string { return g.country.name }
 
+// PatientIDIssuers returns the Issuer of Patient ID (0010,0021) values the generated
+// files carry, one per hospital whose imaging departments make the studies: a patient's studies
+// from different departments name its Patient ID under different issuers (so a
+// de-identified patient has one pseudonym per issuer).
+func (g *Generator) PatientIDIssuers() []string {
+	// Studies come from the first hospital, PET-CT from the second (see study).
+	hs := g.country.hospitals
+	out := []string{hs[0].aePrefix}
+	if h := hs[1%len(hs)]; h.aePrefix != out[0] {
+		out = append(out, h.aePrefix)
+	}
+	return out
+}
+
 // Patient returns the plan of patient i (0 ≤ i < Options().Patients): identity,
 // clinical row, studies and series, without pixel data.
 func (g *Generator) Patient(i int) (*Patient, error) {

@@ -22,6 +22,8 @@
 //	"catalogue"    CatalogueData
 //	"dataset"      DatasetData
 //	"node-datasets" NodeDatasetsData
+//	"node-clinical" ClinicalData (the import form posts multipart file, mapping, pseudonymized
+//	               and csrf to /clinical/import)
 //	"basket"       BasketData (the request form posts multipart to /requests)
 //	"requests"     RequestsData
 //	"request"      RequestData

@@ -44,6 +44,7 @@ var NodeNav = []NavItem{
 	{"home", "Overview", "/"},
 	{"archive", "Archive", "/archive"},
 	{"datasets", "Datasets", "/datasets"},
+	{"clinical", "Clinical data", "/clinical"},
 	{"audit", "Audit", "/audit"},
 }
 

@@ -92,7 +92,7 @@ func TestNewDefaults(t *testing.T) {
 	if s.opts.Name != "cie node" || s.opts.Version != "dev" || !slices.Equal(s.opts.Nav, NodeNav) {
 		t.Errorf("defaults: %+v", s.opts)
 	}
-	want := []string{"archive", "audit", "basket", "catalogue", "dataset", "error", "images", "login", "node-datasets", "node-home", "nodes", "notices", "passport", "placeholder", "request", "requests", "tokens"}
+	want := []string{"archive", "audit", "basket", "catalogue", "dataset", "error", "images", "login", "node-clinical", "node-datasets", "node-home", "nodes", "notices", "passport", "placeholder", "request", "requests", "tokens"}
 	if got := s.Pages(); !slices.Equal(got, want) {
 		t.Errorf("Pages() = %v, want %v", got, want)
 	}
@@ -407,4 +407,24 @@ func TestRenderToFailingWriterDoesNotPanic(t *testing.T) {
 	w := errWriter{httptest.NewRecorder()}
 	s.Render(w, 200, "nodes", Page{Data: sampleNodes()})
 	s.Partial(w, "nodes-table", sampleNodes())
+}
+
+func TestNodeClinicalPage(t *testing.T) {
+	s, errs := newSite(t, "node")
+	d := ClinicalData{Tables: []ClinicalTable{{Name: "cdm_patient", Label: "Patients", Rows: 12345}}, Linked: 7,
+		Studies: []ClinicalStudy{{StudyUID: "2.25.1", PatientID: "CIEAAAA", Sex: "female", Age: "61", Diagnosis: "Breast Cancer"}},
+		Report: &ClinicalReport{Source: "c.csv", Format: "csv", Lines: 3, Records: 2, Count: 1,
+			Problems: []ClinicalProblem{{Line: 3, Reason: "value <X> not in map"}},
+			Changes:  []ClinicalChange{{Table: "cdm_patient", Inserted: 2}}}}
+	code, _, body := render(t, s, 200, "node-clinical", Page{Title: "Clinical data", Active: "clinical", CSRF: "tok", Data: d})
+	if code != 200 || len(*errs) > 0 {
+		t.Fatalf("status %d, errors %v", code, *errs)
+	}
+	mustContain(t, body, "<h1>Clinical data</h1>", `data-table="cdm_patient">12`+"\u202f"+`345<`, `data-count="linked">7<`,
+		`action="/clinical/import"`, `enctype="multipart/form-data"`, `name="csrf" value="tok"`, `href="/clinical" class="active"`,
+		"3 lines read: 2 records imported, 1 with problems.", `<tr data-line="3"><td class="num">3</td><td>value &lt;X&gt; not in map</td>`,
+		"Breast Cancer", "No imports yet.")
+	_, _, body = render(t, s, 200, "node-clinical", Page{Data: ClinicalData{}})
+	mustContain(t, body, "No study of the archive has clinical data yet.")
+	mustNotContain(t, body, `id="clinical-report"`)
 }
