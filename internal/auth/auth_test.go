@@ -223,3 +223,54 @@ func TestPutExternal(t *testing.T) {
 		}
 	})
 }
+
+// TestRevokedSessions checks that a session ended by logout is refused even with a copy
+// of its cookie, that other sessions are not, and that the list survives a restart and
+// drops expired entries.
+func TestRevokedSessions(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ended.jsonl")
+	ended, err := OpenRevocations(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := NewSessions([]byte(strings.Repeat("k", 32)), false)
+	s.Ended = ended
+	cookieOf := func(u string) (*http.Request, Session) {
+		rec := httptest.NewRecorder()
+		sess := s.Start(rec, User{Name: u, Role: RoleResearcher})
+		req := httptest.NewRequest("GET", "/", nil)
+		req.AddCookie(rec.Result().Cookies()[0])
+		return req, sess
+	}
+	a, sa := cookieOf("ana")
+	b, _ := cookieOf("bo")
+	if err := s.Revoke(sa); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.Read(a); ok {
+		t.Fatal("a session ended by logout is still accepted")
+	}
+	if _, ok := s.Read(b); !ok {
+		t.Fatal("another session was ended too")
+	}
+	// After a restart.
+	again, err := OpenRevocations(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Ended = again
+	if _, ok := s.Read(a); ok {
+		t.Fatal("the ended session is accepted after a restart")
+	}
+	// An expired entry is dropped when the list is opened.
+	if err := again.Revoke(Session{ID: "old", Expires: time.Now().Add(-time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	third, err := OpenRevocations(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if third.Revoked("old") || !third.Revoked(sa.ID) {
+		t.Fatalf("after reopening: old %v, ana's %v", third.Revoked("old"), third.Revoked(sa.ID))
+	}
+}

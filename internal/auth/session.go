@@ -33,6 +33,8 @@ type Sessions struct {
 	key    []byte
 	secure bool
 	now    func() time.Time
+	// Ended, if set, lists the sessions ended by logout (see Revocations).
+	Ended *Revocations
 }
 
 // NewSessions returns Sessions keyed with key (at least 32 bytes). secure
@@ -66,6 +68,15 @@ func (s *Sessions) Start(w http.ResponseWriter, u User) Session {
 	return sess
 }
 
+// Revoke ends sess for good (a copy of its cookie no longer works), if the Sessions
+// keep a list of ended sessions.
+func (s *Sessions) Revoke(sess Session) error {
+	if s.Ended == nil {
+		return nil
+	}
+	return s.Ended.Revoke(sess)
+}
+
 // End clears the session cookie.
 func (s *Sessions) End(w http.ResponseWriter) {
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode})
@@ -91,6 +102,9 @@ func (s *Sessions) Read(r *http.Request) (Session, bool) {
 	}
 	var sess Session
 	if json.Unmarshal(body, &sess) != nil || sess.User == "" || !s.now().Before(sess.Expires) {
+		return Session{}, false
+	}
+	if s.Ended != nil && s.Ended.Revoked(sess.ID) {
 		return Session{}, false
 	}
 	return sess, true

@@ -124,6 +124,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Hub, error) {
 	if h.sessions, err = auth.NewSessions(h.keys.Session, cfg.SecureCookies); err != nil {
 		return fail(err)
 	}
+	if h.sessions.Ended, err = auth.OpenRevocations(filepath.Join(cfg.DataDir, "sessions-ended.jsonl")); err != nil {
+		return fail(err)
+	}
 	h.audit, err = audit.Open(ctx, audit.Options{
 		Dir: filepath.Join(cfg.DataDir, "audit"), Origin: cfg.AuditOrigin(),
 		Signer: h.keys.AuditSigner, Verifier: h.keys.AuditVerifier, Logger: log,

@@ -258,12 +258,31 @@ func TestOIDCEmbedded(t *testing.T) {
 	if st, _ := b.me(hubURL); st != 200 {
 		t.Fatal("session lost after a refused logout")
 	}
+	var copied string // the session cookie, as someone who copied it would keep it
+	for _, c := range b.c.Jar.Cookies(p.url) {
+		if c.Name == auth.SessionCookie {
+			copied = c.Value
+		}
+	}
 	home := b.get(hubURL + "/nodes")
 	out := b.submit(home, "/logout", nil)
 	if out.status != 200 || out.url.Path != "/login" || !strings.Contains(out.body, "You are logged out") {
 		t.Fatalf("logout: %d %s\n%s", out.status, out.url, out.body)
 	}
 	noSession(t, b, hubURL, "after logout")
+	// The copied cookie no longer opens the session (logout ends it at the hub).
+	req, _ := http.NewRequest("GET", hubURL+"/api/v1/me", nil)
+	req.AddCookie(&http.Cookie{Name: auth.SessionCookie, Value: copied})
+	if copied == "" {
+		t.Fatal("no session cookie to copy")
+	} else if resp, err := http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("a copy of the session cookie after logout: %d, want 401", resp.StatusCode)
+		}
+	}
 	if b.cookie(hubURL, oidcrp.IDTokenCookie) != "" {
 		t.Fatal("ID token cookie kept after logout")
 	}

@@ -134,6 +134,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Node, error) {
 	if n.sessions, err = auth.NewSessions(sk, cfg.SecureCookies); err != nil {
 		return fail(err)
 	}
+	if n.sessions.Ended, err = auth.OpenRevocations(filepath.Join(cfg.DataDir, "sessions-ended.jsonl")); err != nil {
+		return fail(err)
+	}
 	n.audit, err = audit.Open(ctx, audit.Options{Dir: filepath.Join(cfg.DataDir, "audit"), Origin: AuditOrigin(cfg.Name),
 		Signer: signer, Verifier: verifier, Logger: log})
 	if err != nil {

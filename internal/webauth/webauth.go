@@ -182,6 +182,11 @@ func (g *Gate) logout(w http.ResponseWriter, r *http.Request) {
 			g.RenderError(w, r, http.StatusForbidden, "The form did not come from this site.")
 			return
 		}
+		if err := g.Sessions.Revoke(s); err != nil {
+			g.Log.Error("ending session", "err", err)
+			g.RenderError(w, r, http.StatusInternalServerError, "The session could not be ended; try again.")
+			return
+		}
 		if _, err := g.Audit.Append(r.Context(), audit.Event{Type: "logout", Actor: s.User}); err != nil {
 			g.Log.Error("logging logout", "err", err)
 		}

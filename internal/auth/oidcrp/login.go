@@ -140,6 +140,11 @@ func (l *Login) logout(w http.ResponseWriter, r *http.Request) {
 			l.Gate.RenderError(w, r, http.StatusForbidden, "The form did not come from this site.")
 			return
 		}
+		if err := l.Gate.Sessions.Revoke(s); err != nil {
+			l.Gate.Log.Error("ending session", "err", err)
+			l.Gate.RenderError(w, r, http.StatusInternalServerError, "The session could not be ended; try again.")
+			return
+		}
 		if _, err := l.Gate.Audit.Append(r.Context(), audit.Event{Type: "logout", Actor: s.User}); err != nil {
 			l.Gate.Log.Error("logging logout", "err", err)
 		}
