@@ -2,6 +2,8 @@ package integration
 
 import (
 	"bytes"
+	"context"
+	"io"
 	"fmt"
 	"net/http"
 	"os"
@@ -70,6 +72,30 @@ func TestFederation(t *testing.T) {
 	}
 	for name := range nodes {
 		waitFor(t, 30*time.Second, name+" online", online(name))
+	}
+	// The public Nodes page shows which nodes take part, not where they are.
+	var api struct {
+		Nodes []struct {
+			Name    string `json:"name"`
+			HTTPURL string `json:"http_url"`
+		} `json:"nodes"`
+	}
+	if st, err := getJSON(context.Background(), hubURL+"/api/v1/nodes", token, &api); err != nil || st != 200 {
+		t.Fatalf("/api/v1/nodes: %d %v", st, err)
+	}
+	resp, err := http.Get(hubURL + "/nodes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, n := range api.Nodes {
+		if !strings.Contains(string(page), n.Name) {
+			t.Errorf("the public Nodes page does not name %s", n.Name)
+		}
+		if n.HTTPURL == "" || strings.Contains(string(page), n.HTTPURL) {
+			t.Errorf("the public Nodes page shows the address %q of %s", n.HTTPURL, n.Name)
+		}
 	}
 
 	// kill -9 one node: the hub notices within 10 s.

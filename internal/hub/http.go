@@ -180,21 +180,29 @@ func (h *Hub) apiCheckpoint(w http.ResponseWriter, r *http.Request, p auth.Princ
 	httpx.JSON(w, http.StatusOK, map[string]string{"origin": h.cfg.AuditOrigin(), "key": h.keys.AuditVKey, "checkpoint": string(cp)})
 }
 
-func (h *Hub) nodeRows() web.NodesData {
+// nodeRows are the rows of the Nodes page. The nodes' addresses (HTTP, DIMSE) are
+// shown to logged-in users only: anyone may see which hospitals take part and whether
+// they are online, not where their servers are.
+func (h *Hub) nodeRows(r *http.Request) web.NodesData {
+	_, loggedIn := h.sessions.Read(r)
 	d := web.NodesData{Now: time.Now().UTC()}
 	for _, n := range h.reg.list() {
-		d.Nodes = append(d.Nodes, web.NodeRow{Name: n.Name, State: n.State, LastSeen: n.LastSeen, Version: n.Version,
-			Since: n.Since, HTTPURL: n.HTTPURL, DIMSE: n.DIMSE, Witnessed: n.Witnessed})
+		row := web.NodeRow{Name: n.Name, State: n.State, LastSeen: n.LastSeen, Version: n.Version,
+			Since: n.Since, Witnessed: n.Witnessed}
+		if loggedIn {
+			row.HTTPURL, row.DIMSE = n.HTTPURL, n.DIMSE
+		}
+		d.Nodes = append(d.Nodes, row)
 	}
 	return d
 }
 
 func (h *Hub) nodesPage(w http.ResponseWriter, r *http.Request) {
-	h.gate.Render(w, r, http.StatusOK, "nodes", "nodes", "Nodes", h.nodeRows())
+	h.gate.Render(w, r, http.StatusOK, "nodes", "nodes", "Nodes", h.nodeRows(r))
 }
 
 func (h *Hub) nodesTable(w http.ResponseWriter, r *http.Request) {
-	h.site.Partial(w, "nodes-table", h.nodeRows())
+	h.site.Partial(w, "nodes-table", h.nodeRows(r))
 }
 
 func (h *Hub) auditPage(w http.ResponseWriter, r *http.Request) {
