@@ -3,8 +3,8 @@ package integration
 import (
 	"bytes"
 	"context"
-	"io"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
