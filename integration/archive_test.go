@@ -68,6 +68,7 @@ func startArchiveHub(t *testing.T, hubExtra, extraYAML string) *archiveNode {
 	tok, _ := run(t, false, "admin", "token", "add", "holder", "--node-config", a.cfg)
 	a.token = strings.TrimSpace(tok)
 	a.hub = start(t, "hub", filepath.Join(dir, "hub.log"), "hub", "--config", hubYAML)
+	waitReady(t, hubURL, "hub")
 	a.startNode(t)
 	return a
 }
