@@ -66,6 +66,7 @@ type matrixRow struct {
 	want   [nCallers]int
 	qido   bool // a QIDO answer: every study listed must be one the caller may see
 	all    bool // with qido: and every study the caller may see is listed
+	last   bool // sent after every other row (logout ends the caller's session)
 }
 
 // TestAuthorizationMatrixAcross is the authorization matrix of the hub and a node as
@@ -272,16 +273,35 @@ func TestAuthorizationMatrixAcross(t *testing.T) {
 			}
 		}()
 	}
-	go func() {
+	// Rows marked last go once every other row has been answered: logging out ends the
+	// session the other rows use.
+	var pending []result
+	send := func(last bool) int {
+		n := 0
 		for i := range rows {
-			for c := range nCallers {
-				jobs <- [2]int{i, c}
+			if rows[i].last == last {
+				n += nCallers
 			}
 		}
-		close(jobs)
-	}()
-	for range len(rows) * nCallers {
-		res := <-results
+		go func() {
+			for i := range rows {
+				if rows[i].last != last {
+					continue
+				}
+				for c := range nCallers {
+					jobs <- [2]int{i, c}
+				}
+			}
+		}()
+		for range n {
+			pending = append(pending, <-results)
+		}
+		return n
+	}
+	send(false)
+	send(true)
+	close(jobs)
+	for _, res := range pending {
 		r := rows[res.row]
 		if res.status != r.want[res.caller] {
 			t.Errorf("%s %s as %s: %d, want %d: %.200s", r.method, strings.TrimPrefix(strings.TrimPrefix(r.url, a.hubURL), a.nodeURL),
@@ -450,7 +470,7 @@ func hubRows(hubURL, d1, d2, d3, study1, study2, study3, series1, inst1, reqD2, 
 		row("GET /login", "GET", "/login", "302 302 302 302 302 302 302 302 302 302"),
 		row("GET /login/oidc", "GET", "/login/oidc", "302 302 302 302 302 302 302 302 302 302"),
 		row("GET /login/oidc/callback", "GET", "/login/oidc/callback", "401 401 401 401 401 401 401 401 401 401"),
-		with(row("POST /logout", "POST", "/logout", "login 303 303 303 303 login 303 303 303 303"), func(r *matrixRow) { r.body = form(nil) }),
+		with(row("POST /logout", "POST", "/logout", "login 303 303 303 303 login 303 303 303 303"), func(r *matrixRow) { r.body = form(nil); r.last = true }),
 		row("/oidc/", "GET", "/oidc/.well-known/openid-configuration", public),
 		row("/oidc/", "GET", "/oidc/keys", public),
 		row("GET /tokens", "GET", "/tokens", page),
