@@ -22,10 +22,10 @@ type Record struct {
 	SeriesUID, Modality, SeriesDesc, BodyPart, PerformedDate, PerformedTime  string
 	SeriesNumber                                                             *int
 	// Manufacturer is the series' Manufacturer (0008,0070) as the file gives it.
-	Manufacturer string
-	SOPUID, SOPClassUID, TransferSyntax                                      string
-	InstanceNumber                                                           *int
-	Rows, Columns, Frames, BitsAllocated                                     int
+	Manufacturer                         string
+	SOPUID, SOPClassUID, TransferSyntax  string
+	InstanceNumber                       *int
+	Rows, Columns, Frames, BitsAllocated int
 	// Size and SHA256 describe the stored file; BlobKey is where it is.
 	Size    int64
 	SHA256  string
@@ -91,7 +91,7 @@ func FromDataset(ds *dicom.Dataset, ts string) (Record, error) {
 		BodyPart: text(tags.BodyPartExamined), PerformedDate: text(tags.PerformedProcedureStepStartDate),
 		PerformedTime: text(tags.PerformedProcedureStepStartTime), SeriesNumber: num(tags.SeriesNumber),
 		Manufacturer: text(tags.Manufacturer),
-		SOPUID: text(tags.SOPInstanceUID), SOPClassUID: text(tags.SOPClassUID), TransferSyntax: ts,
+		SOPUID:       text(tags.SOPInstanceUID), SOPClassUID: text(tags.SOPClassUID), TransferSyntax: ts,
 		InstanceNumber: num(tags.InstanceNumber), Rows: us(tags.Rows), Columns: us(tags.Columns), BitsAllocated: us(tags.BitsAllocated),
 	}
 	if f := num(tags.NumberOfFrames); f != nil {

@@ -14,8 +14,8 @@ import (
 	"github.com/cancerimage/cie/internal/node/archive"
 	"github.com/cancerimage/cie/internal/node/archive/archivetest"
 	"github.com/cancerimage/cie/internal/node/dataset"
-	"github.com/cancerimage/cie/internal/testenv"
 	"github.com/cancerimage/cie/internal/synth"
+	"github.com/cancerimage/cie/internal/testenv"
 )
 
 // The demo's seed and node (internal/app: DemoSeed, DemoSynth), with tiny images and

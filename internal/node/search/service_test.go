@@ -178,7 +178,9 @@ func TestServiceRefusals(t *testing.T) {
 		"deadline":   func(r *fed.SearchRequest) { r.Deadline = time.Now().Add(-time.Second) },
 		"version":    func(r *fed.SearchRequest) { r.V = fed.Version + 1 },
 		"researcher": func(r *fed.SearchRequest) { r.Researcher = "" },
-		"query":      func(r *fed.SearchRequest) { r.Query = json.RawMessage(`{"ast":{"operand":"AND","children":[{"key":"nosuch"}]}}`) },
+		"query": func(r *fed.SearchRequest) {
+			r.Query = json.RawMessage(`{"ast":{"operand":"AND","children":[{"key":"nosuch"}]}}`)
+		},
 	} {
 		r := *ok
 		mut(&r)
