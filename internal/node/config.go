@@ -1,29 +1,32 @@
 package node
 
 import (
+	"errors"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/cancerimage/cie/internal/config"
 	"github.com/cancerimage/cie/internal/deid"
+	"github.com/cancerimage/cie/internal/disclosure"
 	"github.com/cancerimage/cie/internal/fed"
 	"github.com/cancerimage/cie/internal/visa"
 )
 
 // Config is a node's configuration (node.yaml).
 type Config struct {
-	Name          string        `yaml:"name" help:"the node's name, as registered at the hub"`
-	DataDir       string        `yaml:"data_dir" help:"folder for the node's database, blobs and audit log"`
-	Credentials   string        `yaml:"credentials" help:"credentials file from 'cie admin node add' (default DATA_DIR/node.creds)"`
-	DB            string        `yaml:"db" help:"SQL store: a file path or sqlite:// URL (default DATA_DIR/node.db), or a postgres:// URL"`
-	Blob          string        `yaml:"blob" help:"blob store URL: file:///path (default DATA_DIR/blobs) or s3://bucket?..."`
-	HTTP          config.HTTP   `yaml:"http"`
-	Log           config.Log    `yaml:"log"`
-	SecureCookies bool          `yaml:"secure_cookies" help:"mark session cookies Secure (set when served over HTTPS)"`
-	Deid          Deid          `yaml:"deid"`
-	DIMSE         DIMSE         `yaml:"dimse"`
-	VisaLeeway    time.Duration `yaml:"visa_leeway" help:"clock skew allowed on the times of a visa (exp, nbf, iat) when the node verifies it (default 1m; 1s to 10m)"`
+	Name          string            `yaml:"name" help:"the node's name, as registered at the hub"`
+	DataDir       string            `yaml:"data_dir" help:"folder for the node's database, blobs and audit log"`
+	Credentials   string            `yaml:"credentials" help:"credentials file from 'cie admin node add' (default DATA_DIR/node.creds)"`
+	DB            string            `yaml:"db" help:"SQL store: a file path or sqlite:// URL (default DATA_DIR/node.db), or a postgres:// URL"`
+	Blob          string            `yaml:"blob" help:"blob store URL: file:///path (default DATA_DIR/blobs) or s3://bucket?..."`
+	HTTP          config.HTTP       `yaml:"http"`
+	Log           config.Log        `yaml:"log"`
+	SecureCookies bool              `yaml:"secure_cookies" help:"mark session cookies Secure (set when served over HTTPS)"`
+	Deid          Deid              `yaml:"deid"`
+	DIMSE         DIMSE             `yaml:"dimse"`
+	Search        disclosure.Policy `yaml:"search"`
+	VisaLeeway    time.Duration     `yaml:"visa_leeway" help:"clock skew allowed on the times of a visa (exp, nbf, iat) when the node verifies it (default 1m; 1s to 10m)"`
 }
 
 // DIMSE configures the node's DICOM network service (C-ECHO, C-STORE, C-FIND), for PACS.
@@ -48,6 +51,7 @@ func DefaultConfig() Config {
 	c.Log = config.DefaultLog
 	c.DIMSE.AETitle = "CIE"
 	c.DIMSE.MaxAssociations = 32
+	c.Search = disclosure.DefaultPolicy()
 	return c
 }
 
@@ -92,6 +96,13 @@ func (c *Config) Validate() error {
 	}
 	if c.DIMSE.MaxAssociations < 1 {
 		return config.Errorf("dimse.max_associations", "must be at least 1")
+	}
+	if err := c.Search.Validate(); err != nil {
+		var fe *config.FieldError
+		if errors.As(err, &fe) {
+			return config.Errorf("search."+fe.Key, "%s", fe.Msg)
+		}
+		return config.Errorf("search", "%v", err)
 	}
 	if err := c.HTTP.Check("http"); err != nil {
 		return err

@@ -32,6 +32,7 @@ func (n *Node) Handler() http.Handler {
 	n.registerArchivePages(mux)
 	n.registerDatasetPages(mux)
 	n.registerClinicalPages(mux)
+	n.registerSearchPages(mux)
 	mux.Handle("/viewer/", n.viewer)
 
 	for _, rt := range n.apiRoutes() {

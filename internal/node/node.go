@@ -28,6 +28,7 @@ import (
 	"github.com/cancerimage/cie/internal/node/dataset"
 	"github.com/cancerimage/cie/internal/node/dicomweb"
 	"github.com/cancerimage/cie/internal/node/migrations"
+	nsearch "github.com/cancerimage/cie/internal/node/search"
 	"github.com/cancerimage/cie/internal/settings"
 	"github.com/cancerimage/cie/internal/store"
 	"github.com/cancerimage/cie/internal/version"
@@ -71,8 +72,9 @@ type Node struct {
 	visas    *visa.NodeCache
 	verifier *visa.Verifier // checks visas with n.visas, logs every decision
 	policy   *access.Policy // what visa holders may read
-	nc       *nats.Conn     // the bus connection while Run runs
-	dimseAE  string         // "AE@host:port" while the DIMSE service listens
+	search   *nsearch.Service
+	nc       *nats.Conn // the bus connection while Run runs
+	dimseAE  string     // "AE@host:port" while the DIMSE service listens
 
 	mu        sync.Mutex
 	connected bool
@@ -162,6 +164,16 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Node, error) {
 	}
 	n.archive = archive.New(archive.Options{DB: db, Blobs: n.blobs, Engine: engine, Audit: n.audit, Logger: log.With("part", "archive"), StateDir: cfg.DataDir})
 	n.clinical = &cdm.Importer{Store: cdm.NewStore(db), Identity: clinicalIdentity(engine.Pseudonyms(), dopts), Log: log.With("part", "clinical")}
+	// The noise secret of the disclosure control, beside the pseudonym key: kept, for
+	// another secret gives other noise and lets researchers average old and new answers.
+	nkey, err := auth.LoadOrCreateKey(NoiseKeyFile(cfg))
+	if err != nil {
+		return fail(fmt.Errorf("noise key: %w", err))
+	}
+	if n.search, err = nsearch.New(nsearch.Options{Node: cfg.Name, DB: db, Policy: cfg.Search, Secret: nkey, Audit: n.audit,
+		Logger: log.With("part", "search")}); err != nil {
+		return fail(fmt.Errorf("config section search: %w", err))
+	}
 	n.pacs = newPACS(n.archive, log.With("part", "dimse"))
 	n.datasets = dataset.NewStore(db, n.archive.Index(), n.blobs, n.audit, cfg.Name)
 	n.visas, err = visa.OpenNodeCache(visa.NodeCacheOptions{Dir: filepath.Join(cfg.DataDir, "visa"), Node: cfg.Name,
@@ -256,6 +268,14 @@ func (n *Node) Run(ctx context.Context) error {
 	}); err != nil {
 		nc.Close()
 		return fmt.Errorf("subscribing to visa keys: %w", err)
+	}
+	if _, err := nc.Subscribe(fed.SearchSubject(n.cfg.Name), func(m *nats.Msg) { go n.onSearch(ctx, m) }); err != nil {
+		nc.Close()
+		return fmt.Errorf("subscribing to searches: %w", err)
+	}
+	if _, err := nc.Subscribe(fed.AtlasSubject(n.cfg.Name), func(m *nats.Msg) { go n.onAtlas(ctx, m) }); err != nil {
+		nc.Close()
+		return fmt.Errorf("subscribing to atlas requests: %w", err)
 	}
 	if _, err := nc.Subscribe(fed.RelaySubject(n.cfg.Name), func(m *nats.Msg) { n.onRelay(ctx, nc, m) }); err != nil {
 		nc.Close()

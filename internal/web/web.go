@@ -45,6 +45,7 @@ var NodeNav = []NavItem{
 	{"archive", "Archive", "/archive"},
 	{"datasets", "Datasets", "/datasets"},
 	{"clinical", "Clinical data", "/clinical"},
+	{"search", "Search policy", "/search-policy"},
 	{"audit", "Audit", "/audit"},
 }
 

@@ -254,9 +254,10 @@ func (t *txStmts) put(ctx context.Context, r *Record, ms int64) (bool, error) {
 	}
 	if _, ok := t.seriesN[r.SeriesUID]; !ok {
 		res, err := t.exec(ctx, `INSERT INTO series (series_uid, study_uid, modality, series_number, description, body_part,
-		performed_date, performed_time, num_instances, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?)
+		performed_date, performed_time, manufacturer, num_instances, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)
 		ON CONFLICT (series_uid) DO NOTHING`,
-			r.SeriesUID, r.StudyUID, r.Modality, r.SeriesNumber, r.SeriesDesc, r.BodyPart, r.PerformedDate, r.PerformedTime, ms)
+			r.SeriesUID, r.StudyUID, r.Modality, r.SeriesNumber, r.SeriesDesc, r.BodyPart, r.PerformedDate, r.PerformedTime,
+			r.Manufacturer, ms)
 		if err != nil {
 			return false, fmt.Errorf("series: %w", err)
 		}

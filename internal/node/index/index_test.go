@@ -152,6 +152,9 @@ func TestFromDataset(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if r.Manufacturer != "GE MEDICAL SYSTEMS" {
+			t.Errorf("manufacturer %q", r.Manufacturer)
+		}
 		if r.Modality != "CT" || r.Rows != 128 || r.Columns != 128 || r.Frames != 1 || r.PatientName != "CompressedSamples^CT1" || r.StudyDate != "20040119" {
 			t.Errorf("record %+v", r)
 		}
@@ -162,6 +165,22 @@ func TestFromDataset(t *testing.T) {
 		return
 	}
 	t.Fatal("CT_small.dcm not in the corpus")
+}
+
+// TestManufacturer finds a series' manufacturer in the index as indexed.
+func TestManufacturer(t *testing.T) {
+	engines(t, func(t *testing.T, ix *Index) {
+		ctx := context.Background()
+		r := Record{PatientID: "P", StudyUID: "2.25.1", SeriesUID: "2.25.2", SOPUID: "2.25.3", Modality: "MR",
+			Manufacturer: "SIEMENS", BlobKey: "k"}
+		if _, err := ix.Put(ctx, r, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		var m string
+		if err := ix.db.QueryRow(ctx, `SELECT manufacturer FROM series WHERE series_uid = ?`, "2.25.2").Scan(&m); err != nil || m != "SIEMENS" {
+			t.Fatalf("manufacturer %q, %v", m, err)
+		}
+	})
 }
 
 // TestPutManyCounts indexes in batches what fill indexes one by one (with a duplicate in

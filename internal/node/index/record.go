@@ -21,9 +21,11 @@ type Record struct {
 	StudyUID, StudyDate, StudyTime, Accession, StudyID, StudyDesc, Referring string
 	SeriesUID, Modality, SeriesDesc, BodyPart, PerformedDate, PerformedTime  string
 	SeriesNumber                                                             *int
-	SOPUID, SOPClassUID, TransferSyntax                                      string
-	InstanceNumber                                                           *int
-	Rows, Columns, Frames, BitsAllocated                                     int
+	// Manufacturer is the series' Manufacturer (0008,0070) as the file gives it.
+	Manufacturer                         string
+	SOPUID, SOPClassUID, TransferSyntax  string
+	InstanceNumber                       *int
+	Rows, Columns, Frames, BitsAllocated int
 	// Size and SHA256 describe the stored file; BlobKey is where it is.
 	Size    int64
 	SHA256  string
@@ -88,7 +90,8 @@ func FromDataset(ds *dicom.Dataset, ts string) (Record, error) {
 		SeriesUID: text(tags.SeriesInstanceUID), Modality: text(tags.Modality), SeriesDesc: text(tags.SeriesDescription),
 		BodyPart: text(tags.BodyPartExamined), PerformedDate: text(tags.PerformedProcedureStepStartDate),
 		PerformedTime: text(tags.PerformedProcedureStepStartTime), SeriesNumber: num(tags.SeriesNumber),
-		SOPUID: text(tags.SOPInstanceUID), SOPClassUID: text(tags.SOPClassUID), TransferSyntax: ts,
+		Manufacturer: text(tags.Manufacturer),
+		SOPUID:       text(tags.SOPInstanceUID), SOPClassUID: text(tags.SOPClassUID), TransferSyntax: ts,
 		InstanceNumber: num(tags.InstanceNumber), Rows: us(tags.Rows), Columns: us(tags.Columns), BitsAllocated: us(tags.BitsAllocated),
 	}
 	if f := num(tags.NumberOfFrames); f != nil {

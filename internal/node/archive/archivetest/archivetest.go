@@ -27,9 +27,16 @@ var Key = []byte("archivetest-key-0123456789abcdef0123")
 // default de-identification profile; everything is closed when t ends.
 func Open(t testing.TB) *archive.Archive {
 	t.Helper()
+	return OpenDB(t, filepath.Join(t.TempDir(), "node.db"))
+}
+
+// OpenDB is Open with the SQL store at dbURL (a SQLite path or a postgres:// URL, such
+// as testenv.Postgres gives).
+func OpenDB(t testing.TB, dbURL string) *archive.Archive {
+	t.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	db, err := store.OpenMigrated(ctx, filepath.Join(t.TempDir(), "node.db"), log, migrations.FS, migrations.Table)
+	db, err := store.OpenMigrated(ctx, dbURL, log, migrations.FS, migrations.Table)
 	if err != nil {
 		t.Fatal(err)
 	}
