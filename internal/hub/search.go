@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -219,12 +220,14 @@ func (h *Hub) apiSearch(w http.ResponseWriter, r *http.Request, p auth.Principal
 	}
 	rc := http.NewResponseController(w)
 	send := func(event string, v any) {
-		data, err := json.Marshal(v)
-		if err != nil {
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false) // "< 10" as it is
+		if err := enc.Encode(v); err != nil {
 			h.log.Error("encoding a search event", "err", err)
 			return
 		}
-		if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, data); err != nil {
+		if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, bytes.TrimSpace(buf.Bytes())); err != nil {
 			return // the client went away; the search ends at its deadline
 		}
 		_ = rc.Flush()
