@@ -300,7 +300,9 @@ func TestSearchStreams(t *testing.T) {
 	var done struct {
 		Nodes []struct {
 			Node        string
-			Collections []struct{ SubjectsCount any `json:"subjects_count"` }
+			Collections []struct {
+				SubjectsCount any `json:"subjects_count"`
+			}
 		}
 	}
 	if err := json.Unmarshal([]byte(events[6].data), &done); err != nil {
@@ -444,8 +446,8 @@ func TestBeaconMapping(t *testing.T) {
 		{BeaconFilter{ID: "SNOMEDCT:1"}, "/query/filters/0/id"},
 		{BeaconFilter{ID: "HP:0001"}, "/query/filters/0/id"},
 		{BeaconFilter{ID: "nocurie"}, "/query/filters/0/id"},
-		{BeaconFilter{ID: "EUCAIM:COM1001310"}, "/query/filters/0"},                                   // a code of several keys
-		{BeaconFilter{ID: "SNOMEDCT:423493009"}, "/query/filters/0"},                                  // a key without a value
+		{BeaconFilter{ID: "EUCAIM:COM1001310"}, "/query/filters/0"},  // a code of several keys
+		{BeaconFilter{ID: "SNOMEDCT:423493009"}, "/query/filters/0"}, // a key without a value
 		{BeaconFilter{ID: "SNOMEDCT:423493009", Operator: "~", Value: "1"}, "/query/filters/0/operator"},
 		{BeaconFilter{ID: "SNOMEDCT:423493009", Operator: ">", Value: "old"}, "/query/filters/0/value"},
 		{BeaconFilter{ID: "SNOMEDCT:263495000", Operator: "=", Value: "RADLEX:RID10312"}, "/query/filters/0/value"},
@@ -480,7 +482,9 @@ func TestBeaconIndividuals(t *testing.T) {
 			Exists          bool
 			NumTotalResults *int
 		}
-		Info struct{ Cie struct{ Nodes []map[string]any } }
+		Info struct {
+			Cie struct{ Nodes []map[string]any }
+		}
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("%d %v", resp.StatusCode, err)
