@@ -33,7 +33,11 @@ type Atlas struct {
 	Modality   []AtlasBar `json:"modality"`
 	BodyPart   []AtlasBar `json:"body_part"`
 	CancerType []AtlasBar `json:"cancer_type"`
+	answered   int        // how many nodes answered
 }
+
+// atlasRetry is how long an atlas that no node answered is kept.
+const atlasRetry = 5 * time.Second
 
 // AtlasNode is one node's totals.
 type AtlasNode struct {
@@ -62,7 +66,11 @@ type atlasCache struct {
 func (h *Hub) Atlas(ctx context.Context) (*Atlas, error) {
 	h.atlas.mu.Lock()
 	defer h.atlas.mu.Unlock()
-	if a := h.atlas.atlas; a != nil && time.Since(a.Updated) < h.cfg.Search.AtlasTTL {
+	ttl := h.cfg.Search.AtlasTTL
+	if a := h.atlas.atlas; a != nil && a.answered == 0 {
+		ttl = min(ttl, atlasRetry) // nobody answered: ask again soon
+	}
+	if a := h.atlas.atlas; a != nil && time.Since(a.Updated) < ttl {
 		return a, nil
 	}
 	msg, err := fed.Marshal(&fed.AtlasRequest{})
@@ -109,6 +117,7 @@ func aggregateAtlas(status []AtlasNode, answers []fed.AtlasAnswer) *Atlas {
 			t.Add(c)
 		}
 	}
+	a.answered = len(answers)
 	for _, ans := range answers {
 		byNode[ans.Node] = ans
 		a.Subjects.Add(ans.Subjects)
@@ -194,7 +203,10 @@ func (h *Hub) atlasPage(w http.ResponseWriter, r *http.Request) {
 
 // atlasData turns the atlas into the page's charts.
 func atlasData(a *Atlas) web.AtlasData {
-	d := web.AtlasData{Updated: a.Updated, Subjects: a.Subjects.String(), Studies: a.Studies.String()}
+	d := web.AtlasData{Updated: a.Updated, Subjects: "—", Studies: "—"}
+	if a.answered > 0 {
+		d.Subjects, d.Studies = a.Subjects.String(), a.Studies.String()
+	}
 	var subj, stud []web.Bar
 	for _, n := range a.Nodes {
 		d.Nodes = append(d.Nodes, web.AtlasNodeRow{Node: n.Node, Status: n.Status, Message: n.Message,

@@ -157,9 +157,9 @@
       fill(v);
     } else if (name === 'done') {
       for (const n of v.nodes) fill(n);
-      document.getElementById('total-subjects').textContent = v.subjects.text;
-      document.getElementById('total-studies').textContent = v.studies.text;
       const answered = v.nodes.filter((n) => n.status === 'ok').length;
+      document.getElementById('total-subjects').textContent = answered ? v.subjects.text : '—';
+      document.getElementById('total-studies').textContent = answered ? v.studies.text : '—';
       statusLine.textContent = answered + ' of ' + v.nodes.length + ' nodes answered · query ' + v.hash.slice(0, 19) + '…';
       download.href = '/api/v1/search/' + encodeURIComponent(v.id) + '?download=1';
       download.hidden = false;
