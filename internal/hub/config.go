@@ -31,7 +31,21 @@ type Config struct {
 	OIDC          OIDCConfig   `yaml:"oidc"`
 	Blob          string       `yaml:"blob" help:"blob store for access request attachments: file:///path (default DATA_DIR/blobs) or s3://bucket?..."`
 	Access        AccessConfig `yaml:"access"`
+	Search        SearchConfig `yaml:"search"`
 }
+
+// SearchConfig is the search section of hub.yaml: the federated search broker and the
+// public atlas.
+type SearchConfig struct {
+	Timeout  time.Duration `yaml:"timeout" help:"how long a federated search (and an atlas refresh) waits for the nodes' answers (default 3s; 100ms to 60s)"`
+	AtlasTTL time.Duration `yaml:"atlas_ttl" help:"how long the public atlas keeps the nodes' totals before asking again (default 1m; 1s to 24h)"`
+}
+
+// Defaults of the search section.
+const (
+	DefaultSearchTimeout = 3 * time.Second
+	DefaultAtlasTTL      = time.Minute
+)
 
 // AccessConfig is the access section of hub.yaml: how access requests are negotiated.
 type AccessConfig struct {
@@ -117,6 +131,9 @@ func (c *Config) Validate() error {
 	if err := c.checkAccess(); err != nil {
 		return err
 	}
+	if err := c.checkSearch(); err != nil {
+		return err
+	}
 	return c.Log.Check("log")
 }
 
@@ -199,4 +216,22 @@ func (c Config) webhooks() (map[string]string, error) {
 		m[node] = u
 	}
 	return m, nil
+}
+
+// checkSearch checks the search section and fills in its defaults.
+func (c *Config) checkSearch() error {
+	s := &c.Search
+	switch {
+	case s.Timeout == 0:
+		s.Timeout = DefaultSearchTimeout
+	case s.Timeout < 100*time.Millisecond || s.Timeout > time.Minute:
+		return config.Errorf("search.timeout", "%s: want 100ms to 60s", s.Timeout)
+	}
+	switch {
+	case s.AtlasTTL == 0:
+		s.AtlasTTL = DefaultAtlasTTL
+	case s.AtlasTTL < time.Second || s.AtlasTTL > 24*time.Hour:
+		return config.Errorf("search.atlas_ttl", "%s: want 1s to 24h", s.AtlasTTL)
+	}
+	return nil
 }

@@ -60,8 +60,10 @@ func (h *Hub) mux() *httpx.Recorder {
 	mux.HandleFunc("GET /catalogue", h.cataloguePage)
 	mux.HandleFunc("GET /catalogue/{id}", h.datasetPage)
 	h.registerAccessPages(mux)
+	mux.HandleFunc("GET /explorer", h.explorerPage)
+	mux.HandleFunc("GET /search", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/explorer", http.StatusSeeOther) })
+	mux.HandleFunc("GET /atlas", h.atlasPage)
 	for _, p := range []struct{ path, key, what, desc string }{
-		{"/search", "search", "Federated search", "Count matching subjects and studies on every node, with disclosure control decided at each node."},
 		{"/jobs", "jobs", "Federated jobs", "Run analyses and training where the data lives, with results released by each node."},
 	} {
 		p := p
@@ -101,6 +103,10 @@ func (h *Hub) apiRoutes() []httpx.Route {
 		{Pattern: "GET /api/v1/catalogue", Handler: h.apiCatalogue},
 		{Pattern: "GET /api/v1/catalogue/{id}", Handler: h.apiCatalogue},
 		{Pattern: "GET /api/v1/images/{dataset}", Handler: api(h.apiImages)},
+		{Pattern: "POST /api/v1/search", Handler: api(h.apiSearch)},
+		{Pattern: "GET /api/v1/search/{id}", Handler: api(h.apiSearchResult)},
+		{Pattern: "POST /api/v1/beacon/individuals", Handler: api(h.apiBeaconIndividuals)},
+		{Pattern: "GET /api/v1/atlas", Handler: h.apiAtlas},
 	}, h.accessRoutes()...)
 }
 

@@ -58,6 +58,8 @@ type Hub struct {
 	visas     *visa.Issuer
 	op        *oidcop.Provider // the embedded OpenID provider, if configured
 	login     *oidcrp.Login    // the OIDC login, if configured
+	searches  searchStore      // recent federated search results, for download
+	atlas     atlasCache       // the public atlas's totals
 
 	mu      sync.Mutex
 	bus     *bus.Server

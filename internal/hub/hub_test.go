@@ -69,7 +69,7 @@ func TestOpenAPIDescribesTheAPI(t *testing.T) {
 		resp.Body.Close()
 		want := http.StatusUnauthorized
 		switch path {
-		case "/api/v1/openapi.json", "/api/v1/catalogue": // public
+		case "/api/v1/openapi.json", "/api/v1/catalogue", "/api/v1/atlas": // public
 			want = http.StatusOK
 		case "/api/v1/catalogue/x": // public, and there is no such dataset
 			want = http.StatusNotFound

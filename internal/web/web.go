@@ -22,7 +22,7 @@ import (
 //go:embed templates/*.html
 var templateFS embed.FS
 
-//go:embed static/*.css static/*.svg static/vendor/*.js
+//go:embed static/*.css static/*.svg static/*.js static/vendor/*.js
 var staticFS embed.FS
 
 // NavItem is one entry of the navigation bar: Key is what Page.Active names to
@@ -32,7 +32,8 @@ type NavItem struct{ Key, Label, Href string }
 // HubNav is the navigation of the hub's web UI.
 var HubNav = []NavItem{
 	{"catalogue", "Catalogue", "/catalogue"},
-	{"search", "Search", "/search"},
+	{"search", "Search", "/explorer"},
+	{"atlas", "Atlas", "/atlas"},
 	{"requests", "Requests", "/requests"},
 	{"jobs", "Jobs", "/jobs"},
 	{"audit", "Audit", "/audit"},
@@ -386,6 +387,9 @@ func (s *Site) funcs() template.FuncMap {
 			}
 			return a - b
 		},
+		// add a b, isub a b: integer sums and differences for SVG geometry.
+		"add":         func(a, b int) int { return a + b },
+		"isub":        func(a, b int) int { return a - b },
 		"num":         num,
 		"bytes":       byteSize,
 		"stateLabel":  stateLabel,

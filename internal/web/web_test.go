@@ -92,7 +92,7 @@ func TestNewDefaults(t *testing.T) {
 	if s.opts.Name != "cie node" || s.opts.Version != "dev" || !slices.Equal(s.opts.Nav, NodeNav) {
 		t.Errorf("defaults: %+v", s.opts)
 	}
-	want := []string{"archive", "audit", "basket", "catalogue", "dataset", "error", "images", "login", "node-clinical", "node-datasets", "node-home", "node-search", "nodes", "notices", "passport", "placeholder", "request", "requests", "tokens"}
+	want := []string{"archive", "atlas", "audit", "basket", "catalogue", "dataset", "error", "explorer", "images", "login", "node-clinical", "node-datasets", "node-home", "node-search", "nodes", "notices", "passport", "placeholder", "request", "requests", "tokens"}
 	if got := s.Pages(); !slices.Equal(got, want) {
 		t.Errorf("Pages() = %v, want %v", got, want)
 	}

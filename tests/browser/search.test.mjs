@@ -1,0 +1,109 @@
+// Browser test of the hub's federated search (Explorer) and public Atlas against a
+// running `cie demo`. Needs CIE_DEMO_JSON and writes screenshots to CIE_SCREENSHOTS.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const demo = JSON.parse(readFileSync(process.env.CIE_DEMO_JSON, 'utf8'));
+const shots = process.env.CIE_SCREENSHOTS || 'screenshots';
+mkdirSync(shots, { recursive: true });
+
+// What a node row may end in. Until the nodes answer searches, a demo node shows
+// "unreachable" (connected, nothing answers) or "timeout"; once they do, "ok".
+const FINAL = ['ok', 'refused', 'error', 'offline', 'timeout', 'unreachable', 'bad-answer'];
+
+async function browser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
+}
+
+async function login(page, user) {
+  await page.goto(demo.hub.url + '/login?next=/explorer');
+  await page.fill('input[name=username]', user.name);
+  await page.fill('input[name=password]', user.password);
+  await Promise.all([page.waitForURL('**/explorer'), page.click('button[type=submit]')]);
+}
+
+test('a researcher builds "female, age 40–60, breast cancer, MR" and watches the node rows fill in', async () => {
+  const researcher = demo.users.find((u) => u.role === 'researcher');
+  const b = await browser();
+  try {
+    const page = await b.newPage({ viewport: { width: 1280, height: 1000 } });
+    await login(page, researcher);
+    // Gender: female, by its box; breast cancer by the autocomplete.
+    await page.check('.explorer-key[data-key="SNOMEDCT263495000"] input[value="SNOMEDCT248152002"]');
+    await page.fill('#find-code', 'Breast Cancer — Diagnosis');
+    assert.ok(await page.isChecked('.explorer-key[data-key="SNOMEDCT439401001"] input[value="SNOMEDCT254837009"]'),
+      'picking "Breast Cancer" in the autocomplete ticks its box');
+    await page.fill('.explorer-key[data-key="SNOMEDCT423493009"] [data-bound=min]', '40');
+    await page.fill('.explorer-key[data-key="SNOMEDCT423493009"] [data-bound=max]', '60');
+    await page.check('.explorer-key[data-key="RID10311"] input[value="RID10312"]');
+    const ast = JSON.parse(await page.textContent('#ast'));
+    const leaves = ast.ast.children.flatMap((g) => g.children);
+    assert.deepEqual(leaves.map((l) => l.key).sort(), ['RID10311', 'SNOMEDCT263495000', 'SNOMEDCT423493009', 'SNOMEDCT439401001']);
+    assert.deepEqual(leaves.find((l) => l.key === 'SNOMEDCT423493009').value, { min: 40, max: 60 });
+
+    await page.click('#run');
+    // One row per demo node appears, and each ends with counts or a clear status.
+    await page.waitForFunction((n) => document.querySelectorAll('#result-rows tr[data-node]').length === n,
+      demo.nodes.length, { timeout: 10000 });
+    await page.waitForSelector('#results[data-state="done"]', { timeout: 15000 });
+    const rows = await page.$$eval('#result-rows tr[data-node]', (trs) => trs.map((tr) => ({
+      node: tr.dataset.node, status: tr.dataset.status,
+      subjects: tr.children[2].textContent, pill: tr.children[1].textContent,
+    })));
+    assert.deepEqual(rows.map((r) => r.node).sort(), demo.nodes.map((n) => n.name).sort());
+    for (const r of rows) {
+      assert.ok(FINAL.includes(r.status), `${r.node}: status ${r.status}`);
+      if (r.status === 'ok') assert.match(r.subjects, /^(\d+|< \d+)( \+ .*)?$/, `${r.node}: subjects ${r.subjects}`);
+      else assert.equal(r.subjects, '—', `${r.node} did not answer but shows ${r.subjects}`);
+      assert.ok(r.pill.trim().length > 0, `${r.node}: no status text`);
+    }
+    const href = await page.getAttribute('#download', 'href');
+    assert.match(href, /^\/api\/v1\/search\/[0-9a-f]+\?download=1$/);
+    const doc = await page.evaluate(async (u) => (await fetch(u)).json(), href);
+    assert.equal(doc.nodes.length, demo.nodes.length);
+    assert.equal(doc.researcher, researcher.name);
+    await page.screenshot({ path: join(shots, 'explorer.png'), fullPage: true });
+  } finally {
+    await b.close();
+  }
+});
+
+test('a query the hub refuses shows what is wrong and where', async () => {
+  const researcher = demo.users.find((u) => u.role === 'researcher');
+  const b = await browser();
+  try {
+    const page = await b.newPage({ viewport: { width: 1280, height: 800 } });
+    await login(page, researcher);
+    await page.fill('.explorer-key[data-key="SNOMEDCT423493009"] [data-bound=min]', '60');
+    await page.fill('.explorer-key[data-key="SNOMEDCT423493009"] [data-bound=max]', '40');
+    await page.click('#run');
+    await page.waitForSelector('#search-error:not([hidden])');
+    const msg = await page.textContent('#search-error');
+    assert.match(msg, /min 60 is above max 40/);
+    assert.match(msg, /\/ast\/children\/0\/children\/0\/value/);
+  } finally {
+    await b.close();
+  }
+});
+
+test('the public atlas shows charts without a login', async () => {
+  const b = await browser();
+  try {
+    const page = await b.newPage({ viewport: { width: 1280, height: 1000 } });
+    await page.goto(demo.hub.url + '/atlas');
+    await page.waitForSelector('#atlas-nodes');
+    const rows = await page.$$eval('#atlas-nodes tr[data-node]', (trs) => trs.map((tr) => [tr.dataset.node, tr.dataset.status]));
+    assert.deepEqual(rows.map((r) => r[0]).sort(), demo.nodes.map((n) => n.name).sort());
+    for (const [node, status] of rows) assert.ok(FINAL.includes(status), `${node}: ${status}`);
+    assert.equal(await page.locator('section.chart').count(), 5);
+    await page.screenshot({ path: join(shots, 'atlas.png'), fullPage: true });
+  } finally {
+    await b.close();
+  }
+});
