@@ -508,7 +508,19 @@ func hubRows(hubURL, d1, d2, d3, study1, study2, study3, series1, inst1, reqD2, 
 		row("GET /images/{dataset}", "GET", "/images/"+d2, "login 403 200 403 403 login 403 403 403 403"),
 		with(row("POST /visas/{jti}/revoke", "POST", "/visas/"+revokedJTI+"/revoke", "login 404 404 404 403 login 404 409 409 409"),
 			func(r *matrixRow) { r.body = form(url.Values{"reason": {"matrix"}}) }),
-		row("GET /search", "GET", "/search", public),
+		row("GET /search", "GET", "/search", "303 303 303 303 303 303 303 303 303 303"),
+		row("GET /explorer", "GET", "/explorer", page),
+		row("GET /atlas", "GET", "/atlas", public),
+		row("GET /api/v1/atlas", "GET", "/api/v1/atlas", public),
+		with(row("POST /api/v1/search", "POST", "/api/v1/search", api), func(r *matrixRow) {
+			r.body = jsonBody(map[string]any{"ast": map[string]any{"operand": "AND", "children": []any{
+				map[string]any{"key": "RID10311", "type": "EQUALS", "value": "RID10312"}}}})
+		}),
+		row("GET /api/v1/search/{id}", "GET", "/api/v1/search/0123456789abcdef", "401 404 404 404 404 401 404 404 404 404"),
+		with(row("POST /api/v1/beacon/individuals", "POST", "/api/v1/beacon/individuals", api), func(r *matrixRow) {
+			r.body = jsonBody(map[string]any{"meta": map[string]any{"apiVersion": "v2.0"},
+				"query": map[string]any{"filters": []any{map[string]any{"id": "RADLEX:RID10312"}}, "requestedGranularity": "count"}})
+		}),
 		row("GET /jobs", "GET", "/jobs", public),
 
 		// The relay: alpha decides, on the visas the hub attaches.
