@@ -59,7 +59,8 @@ test('a researcher builds "female, age 40–60, breast cancer, MR" and watches t
     // Every demo node evaluates the query and answers with counts (exact, noisy or "< 10").
     for (const r of rows) {
       assert.equal(r.status, 'ok', `${r.node}: status ${r.status} (${r.pill.trim()})`);
-      assert.match(r.subjects, /^(\d+|< \d+)( \+ .*)?$/, `${r.node}: subjects ${r.subjects}`);
+      // A node's total: exact or noisy numbers and suppressed cells, e.g. "42", "< 10", "2 × < 10", "42 + < 10".
+      assert.match(r.subjects, /^(\d+|(\d+ × )?< \d+)( \+ (\d+ × )?< \d+)?$/, `${r.node}: subjects ${r.subjects}`);
       assert.ok(r.pill.trim().length > 0, `${r.node}: no status text`);
     }
     assert.ok(await page.locator('#result-rows .collection').count() > 0, 'no dataset lines in the answers');
