@@ -93,6 +93,7 @@ func (s *Store) Apply(ctx context.Context, recs []Record, source string) (Change
 	if err != nil {
 		return nil, err
 	}
+	s.db.MarkChanged()
 	return ch, nil
 }
 

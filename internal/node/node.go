@@ -326,6 +326,11 @@ func (n *Node) Run(ctx context.Context) error {
 	fctx, stopFed := context.WithCancel(ctx)
 	go func() { defer close(fedDone); n.federate(fctx, nc, events) }()
 
+	go func() {
+		if err := n.search.Warm(ctx); err != nil && ctx.Err() == nil {
+			n.log.Warn("reading the published data for searches", "err", err)
+		}
+	}()
 	n.ready.OK()
 	n.log.Info("node ready", "node", n.cfg.Name, "http", n.httpURL, "hub", n.creds.HubURL, "version", version.String())
 	err = httpx.Serve(ctx, ln, n.Handler(), n.log)

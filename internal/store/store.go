@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -46,6 +47,8 @@ type DB struct {
 	// wal is the SQLite write-ahead log's path, and walSync shares its flushes (Sync).
 	wal     string
 	walSync *groupcommit.Committer
+	// changes counts MarkChanged calls.
+	changes atomic.Uint64
 }
 
 // Querier is what [DB] and [Tx] have in common, so data-access code can run inside or
@@ -301,6 +304,32 @@ func (tx *Tx) Query(ctx context.Context, query string, args ...any) (*sql.Rows, 
 func (tx *Tx) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
 	return tx.tx.QueryRowContext(ctx, rebind(tx.dialect, query), args...)
 }
+
+// ReadTx runs fn in a read-only transaction that sees one snapshot of the database
+// for all its statements (REPEATABLE READ on PostgreSQL; a deferred transaction on
+// SQLite, which takes no write lock). The transaction is rolled back when fn returns.
+func (db *DB) ReadTx(ctx context.Context, fn func(tx *Tx) error) error {
+	opts := &sql.TxOptions{ReadOnly: true}
+	if db.dialect == Postgres {
+		opts.Isolation = sql.LevelRepeatableRead
+	}
+	sqlTx, err := db.sql.BeginTx(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("store: begin read transaction: %w", Classify(err))
+	}
+	defer sqlTx.Rollback() //nolint:errcheck // nothing to undo: it only read
+	return fn(&Tx{tx: sqlTx, dialect: db.dialect})
+}
+
+// MarkChanged tells readers that keep a copy of some of the data (the node's search
+// snapshot) that a committed change may concern them. Writers call it after the
+// commit; Changes tells readers whether their copy may be stale.
+func (db *DB) MarkChanged() { db.changes.Add(1) }
+
+// Changes counts the MarkChanged calls so far: a reader whose copy was read after
+// Changes returned n is current while Changes still returns n. Only changes made
+// through this DB value are counted, not those of other processes.
+func (db *DB) Changes() uint64 { return db.changes.Load() }
 
 // Tx runs fn in a transaction. It commits if fn returns nil and rolls back if fn returns an
 // error (which Tx returns unchanged, joined with any rollback error) or panics (the panic

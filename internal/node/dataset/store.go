@@ -143,6 +143,7 @@ func (s *Store) save(ctx context.Context, actor string, d catalogue.Dataset, tre
 		}
 	}
 	now := s.now().UTC().UnixMilli()
+	defer s.db.MarkChanged() // after the commit (or the rollback: a harmless extra reload)
 	return s.db.Tx(ctx, func(tx *store.Tx) error {
 		if create {
 			if _, err := tx.Exec(ctx, `INSERT INTO datasets (id, version, state, body, root, tree_key, created_ms, updated_ms)

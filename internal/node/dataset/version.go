@@ -164,6 +164,7 @@ func (s *Store) Revise(ctx context.Context, actor, id string, studies []string) 
 	if err != nil {
 		return d, rev, fmt.Errorf("saving dataset %s: %w", d.ID, err)
 	}
+	s.db.MarkChanged()
 	typ := "dataset.content"
 	if rev.NewVersion {
 		typ = "dataset.version"

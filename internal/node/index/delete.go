@@ -92,6 +92,7 @@ func (ix *Index) Delete(ctx context.Context, sopUID string, now time.Time) error
 		}
 		return fmt.Errorf("removing instance %s from the index: %w", sopUID, store.Classify(err))
 	}
+	ix.db.MarkChanged()
 	return nil
 }
 

@@ -192,6 +192,9 @@ func (ix *Index) PutMany(ctx context.Context, recs []Record, now time.Time) (add
 	if ix.known != nil {
 		ix.known.remember(t.seriesOrder, t.mods)
 	}
+	if added > 0 {
+		ix.db.MarkChanged()
+	}
 	return added, nil
 }
 

@@ -2,7 +2,6 @@ package search
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/cancerimage/cie/internal/cdm"
 	"github.com/cancerimage/cie/internal/query"
@@ -17,14 +16,12 @@ type Totals struct {
 	Modality, BodyPart, CancerType map[string]int
 }
 
-const published = ` FROM datasets d JOIN dataset_studies ds ON ds.dataset_id = d.id
-	JOIN studies st ON st.study_uid = ds.study_uid WHERE d.state = 'published'`
-
 // Totals counts the node's published subjects and studies.
 func (e *Evaluator) Totals(ctx context.Context) (Totals, error) {
 	t := Totals{Modality: map[string]int{}, BodyPart: map[string]int{}, CancerType: map[string]int{}}
-	if err := e.db.QueryRow(ctx, `SELECT COUNT(DISTINCT st.patient_id), COUNT(DISTINCT st.study_uid)`+published).Scan(&t.Subjects, &t.Studies); err != nil {
-		return t, fmt.Errorf("search: totals: %w", err)
+	s, err := e.snapshot(ctx)
+	if err != nil {
+		return t, err
 	}
 	names := map[string]string{}
 	if k, ok := query.LookupKey("SNOMEDCT439401001"); ok {
@@ -32,47 +29,42 @@ func (e *Evaluator) Totals(ctx context.Context) (Totals, error) {
 			names[tm.Code] = tm.Name
 		}
 	}
-	groups := []struct {
-		sql  string
-		into map[string]int
-		name func(string) string
-	}{
-		{`SELECT se.modality, COUNT(DISTINCT st.study_uid) FROM datasets d JOIN dataset_studies ds ON ds.dataset_id = d.id
-			JOIN studies st ON st.study_uid = ds.study_uid JOIN series se ON se.study_uid = st.study_uid
-			WHERE d.state = 'published' AND se.modality <> '' GROUP BY se.modality`, t.Modality, nil},
-		{`SELECT se.body_part, COUNT(DISTINCT st.study_uid) FROM datasets d JOIN dataset_studies ds ON ds.dataset_id = d.id
-			JOIN studies st ON st.study_uid = ds.study_uid JOIN series se ON se.study_uid = st.study_uid
-			WHERE d.state = 'published' AND se.body_part <> '' GROUP BY se.body_part`, t.BodyPart, nil},
-		{`SELECT c.code, COUNT(DISTINCT st.patient_id) FROM datasets d JOIN dataset_studies ds ON ds.dataset_id = d.id
-			JOIN studies st ON st.study_uid = ds.study_uid JOIN cdm_cancer_condition c ON c.patient_id = st.patient_id
-			WHERE d.state = 'published' AND c.code_system = '` + cdm.SystemSNOMED + `' GROUP BY c.code`, t.CancerType, func(code string) string {
-			if n, ok := names[code]; ok {
-				return n
+	t.Studies = len(s.studies)
+	subjects := make([]bool, len(s.patients))
+	for i := range s.studies {
+		st := &s.studies[i]
+		subjects[st.patient] = true
+		mods, parts := map[int32]bool{}, map[int32]bool{}
+		for _, sei := range st.series {
+			se := &s.series[sei]
+			if se.modality != 0 && !mods[se.modality] {
+				mods[se.modality] = true
+				t.Modality[s.strs[se.modality]]++
 			}
-			return "SNOMED CT " + code
-		}},
+			if se.bodyPart != 0 && !parts[se.bodyPart] {
+				parts[se.bodyPart] = true
+				t.BodyPart[s.strs[se.bodyPart]]++
+			}
+		}
 	}
-	for _, g := range groups {
-		rows, err := e.db.Query(ctx, g.sql)
-		if err != nil {
-			return t, fmt.Errorf("search: totals: %w", err)
+	snomed := s.id(cdm.SystemSNOMED)
+	for i, in := range subjects {
+		if !in {
+			continue
 		}
-		for rows.Next() {
-			var k string
-			var n int
-			if err := rows.Scan(&k, &n); err != nil {
-				rows.Close()
-				return t, fmt.Errorf("search: totals: %w", err)
+		t.Subjects++
+		codes := map[int32]bool{}
+		for _, cn := range s.patients[i].conditions {
+			if cn.system != snomed || codes[cn.code] {
+				continue
 			}
-			if g.name != nil {
-				k = g.name(k)
+			codes[cn.code] = true
+			code := s.strs[cn.code]
+			name, ok := names[code]
+			if !ok {
+				name = "SNOMED CT " + code
 			}
-			g.into[k] += n
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return t, fmt.Errorf("search: totals: %w", err)
+			t.CancerType[name]++
 		}
 	}
 	return t, nil

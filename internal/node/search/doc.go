@@ -21,8 +21,21 @@
 // (BI-RADS, PI-RADS) have no CDM table: Supported is false for them, and the node
 // answers them as unsupported rather than with a zero.
 //
-// The tree becomes one parameterised SQL condition (SQLite and PostgreSQL); patient
-// leaves are uncorrelated "patient_id IN (SELECT …)" sets.
+// # Where it is evaluated
+//
+// Searches are evaluated in memory, on a snapshot of the published data: datasets,
+// their studies and series, and their patients' clinical rows, read from the store in
+// one read transaction (about 0.2 s for 10,000 studies). A query is compiled to a
+// predicate over it (a leaf on clinical data decided once per patient, a leaf on a
+// value once per distinct value) and takes under a millisecond on 10,000 studies
+// (BenchmarkThreeClauses). The snapshot is read again at the first search after a
+// change: the index, the dataset store and the CDM importer mark each change they
+// commit (store.DB.MarkChanged). Writes the node's process does not make (another
+// process on the same store, such as an offline "cie clinical import --node-config")
+// are seen within Evaluator.MaxAge (a minute): an older snapshot is re-read in the
+// background. The node reads the first snapshot when it starts (Service.Warm). The
+// same semantics written in SQL (oracle_test.go) are the reference the evaluator is
+// tested against, with random queries on SQLite and PostgreSQL.
 //
 // # Subjects are pseudonyms
 //

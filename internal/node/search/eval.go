@@ -2,24 +2,42 @@ package search
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
+	"sync"
+	"time"
 
-	"github.com/cancerimage/cie/internal/catalogue"
+	"github.com/cancerimage/cie/internal/cdm"
 	"github.com/cancerimage/cie/internal/query"
 	"github.com/cancerimage/cie/internal/store"
 )
 
-// Evaluator evaluates searches on a node's store: its index, datasets and CDM.
+// DefaultMaxAge is how old a snapshot may grow before the Evaluator re-reads it in the
+// background (see Evaluator.MaxAge).
+const DefaultMaxAge = time.Minute
+
+// Evaluator evaluates searches on a node's store: its index, datasets and CDM. It
+// keeps a snapshot of the published data in memory and evaluates on it; see the
+// package documentation for when the snapshot is read again.
 type Evaluator struct {
 	db *store.DB
+	// MaxAge bounds how long a snapshot is used without reading the store again, for
+	// changes the store's Changes does not count (another process writing to it).
+	// Past it the snapshot is re-read in the background while searches go on with the
+	// old one. Set before the first search; 0 means DefaultMaxAge.
+	MaxAge time.Duration
+	now    func() time.Time
+
+	mu        sync.Mutex // guards now, cur, taken, refreshed
+	cur       *snapshot
+	taken     time.Time  // when cur was read
+	refresh   sync.Mutex // one read of the store at a time
+	refreshed chan struct{}
 }
 
 // NewEvaluator returns the evaluator of the node's store db.
-func NewEvaluator(db *store.DB) *Evaluator { return &Evaluator{db: db} }
+func NewEvaluator(db *store.DB) *Evaluator { return &Evaluator{db: db, now: time.Now} }
 
 // Result is what a query matches in one published dataset, before disclosure control.
 type Result struct {
@@ -38,40 +56,75 @@ type Result struct {
 	Genders, Modalities, BodyParts []string
 }
 
-// from is the rows a search looks at: every series of every study of a published dataset.
-const from = ` FROM datasets d JOIN dataset_studies ds ON ds.dataset_id = d.id
-	JOIN studies st ON st.study_uid = ds.study_uid
-	JOIN series se ON se.study_uid = st.study_uid
-	WHERE d.state = '` + string(catalogue.StatePublished) + `'`
-
-// Datasets lists the published datasets, by ID, with their names.
-func (e *Evaluator) Datasets(ctx context.Context) ([]Result, error) {
-	rows, err := e.db.Query(ctx, `SELECT id, body FROM datasets WHERE state = ? ORDER BY id`, string(catalogue.StatePublished))
-	if err != nil {
-		return nil, fmt.Errorf("search: published datasets: %w", err)
-	}
-	defer rows.Close()
-	var out []Result
-	for rows.Next() {
-		var id, body string
-		if err := rows.Scan(&id, &body); err != nil {
-			return nil, fmt.Errorf("search: published datasets: %w", err)
-		}
-		var d catalogue.Dataset
-		if err := json.Unmarshal([]byte(body), &d); err != nil {
-			return nil, fmt.Errorf("search: dataset %s: %w", id, err)
-		}
-		out = append(out, Result{Dataset: id, Name: d.Title, Description: d.Description})
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("search: published datasets: %w", err)
-	}
-	return out, nil
-}
-
 // ErrUnsupported is wrapped by Evaluate's error for a query with a key the node does
 // not evaluate (see Supported).
 var ErrUnsupported = errors.New("key not evaluated by this node")
+
+// snapshot returns a current snapshot: the one kept if no change was marked since it
+// was read (re-read in the background when older than MaxAge), else a new one.
+func (e *Evaluator) snapshot(ctx context.Context) (*snapshot, error) {
+	maxAge := e.MaxAge
+	if maxAge <= 0 {
+		maxAge = DefaultMaxAge
+	}
+	for {
+		e.mu.Lock()
+		s := e.cur
+		if s != nil && s.version == e.db.Changes() {
+			if e.now().Sub(e.taken) > maxAge && e.refreshed == nil {
+				done := make(chan struct{})
+				e.refreshed = done
+				go func() {
+					defer close(done)
+					// Detached from the search that noticed: it must not cut the read short.
+					if _, err := e.reload(context.WithoutCancel(ctx), s); err != nil {
+						e.mu.Lock()
+						e.taken = e.now() // try again after another MaxAge, not at every search
+						e.mu.Unlock()
+					}
+					e.mu.Lock()
+					e.refreshed = nil
+					e.mu.Unlock()
+				}()
+			}
+			e.mu.Unlock()
+			return s, nil
+		}
+		e.mu.Unlock()
+		s, err := e.reload(ctx, s)
+		if err != nil || s != nil {
+			return s, err
+		}
+	}
+}
+
+// reload reads a new snapshot in place of stale (nil at first), unless another reload
+// replaced stale meanwhile, in which case it returns nil and the caller looks again.
+func (e *Evaluator) reload(ctx context.Context, stale *snapshot) (*snapshot, error) {
+	e.refresh.Lock()
+	defer e.refresh.Unlock()
+	e.mu.Lock()
+	replaced := e.cur != stale
+	taken := e.now()
+	e.mu.Unlock()
+	if replaced {
+		return nil, nil
+	}
+	s, err := load(ctx, e.db)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	e.cur, e.taken = s, taken
+	e.mu.Unlock()
+	return s, nil
+}
+
+// Warm reads the snapshot now, so the first search does not wait for it.
+func (e *Evaluator) Warm(ctx context.Context) error {
+	_, err := e.snapshot(ctx)
+	return err
+}
 
 // Evaluate evaluates q on every published dataset: one Result per published dataset,
 // in the order of their IDs, with zero counts where nothing matches.
@@ -79,106 +132,79 @@ func (e *Evaluator) Evaluate(ctx context.Context, q *query.Query) ([]Result, err
 	if u := q.Unsupported(Supported); len(u) > 0 {
 		return nil, fmt.Errorf("search: %w: %s", ErrUnsupported, strings.Join(u, ", "))
 	}
-	var b builder
-	cond, err := b.node(&q.Root)
+	s, err := e.snapshot(ctx)
 	if err != nil {
 		return nil, err
 	}
-	results, err := e.Datasets(ctx)
+	c := compiler{s: s}
+	match, err := c.node(&q.Root)
 	if err != nil {
 		return nil, err
 	}
-	type acc struct {
-		studies, patients, genders, modalities, parts map[string]bool
-	}
-	byID := map[string]*acc{}
-	for _, r := range results {
-		byID[r.Dataset] = &acc{map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}}
-	}
-	rows, err := e.db.Query(ctx, `SELECT ds.dataset_id, st.study_uid, st.patient_id, st.sex, se.modality, se.body_part,
-		COALESCE((SELECT birth_sex FROM cdm_patient p WHERE p.patient_id = st.patient_id), '')`+from+` AND (`+cond+`)`, b.args...)
-	if err != nil {
-		return nil, fmt.Errorf("search: evaluating: %w", err)
-	}
-	defer rows.Close()
-	patients := map[string]bool{}
-	for rows.Next() {
-		var ds, study, patient, dsex, mod, part, sex string
-		if err := rows.Scan(&ds, &study, &patient, &dsex, &mod, &part, &sex); err != nil {
-			return nil, fmt.Errorf("search: evaluating: %w", err)
-		}
-		a := byID[ds]
-		if a == nil {
-			continue // published meanwhile
-		}
-		a.studies[study] = true
-		if !a.patients[patient] {
-			a.patients[patient] = true
-			patients[patient] = true
-			a.genders[gender(sex, dsex)] = true
-		}
-		if mod != "" {
-			a.modalities[mod] = true
-		}
-		if part != "" {
-			a.parts[part] = true
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("search: evaluating: %w", err)
-	}
-	rows.Close()
-	ages, err := e.ages(ctx, cond, b.args)
-	if err != nil {
-		return nil, err
-	}
-	for i := range results {
-		r := &results[i]
-		a := byID[r.Dataset]
-		r.Studies, r.Subjects = len(a.studies), len(a.patients)
-		r.Genders, r.Modalities, r.BodyParts = sorted(a.genders), sorted(a.modalities), sorted(a.parts)
-		for p := range a.patients {
-			ag, ok := ages[p]
-			if !ok {
+	results := make([]Result, len(s.datasets))
+	seenPatient := make([]int32, len(s.patients)) // dataset index + 1 where last counted
+	modalities := make([]int32, len(s.strs))      // likewise, per interned value
+	parts := make([]int32, len(s.strs))
+	for di := range s.datasets {
+		d := &s.datasets[di]
+		r := &results[di]
+		r.Dataset, r.Name, r.Description = d.id, d.name, d.description
+		stamp := int32(di + 1)
+		genders := map[string]bool{}
+		for _, sti := range d.studies {
+			st := &s.studies[sti]
+			matched := false
+			for _, sei := range st.series {
+				se := &s.series[sei]
+				if !match(st, se) {
+					continue
+				}
+				matched = true
+				if se.modality != 0 && modalities[se.modality] != stamp {
+					modalities[se.modality] = stamp
+					r.Modalities = append(r.Modalities, s.strs[se.modality])
+				}
+				if se.bodyPart != 0 && parts[se.bodyPart] != stamp {
+					parts[se.bodyPart] = stamp
+					r.BodyParts = append(r.BodyParts, s.strs[se.bodyPart])
+				}
+			}
+			if !matched {
 				continue
 			}
-			if !r.HasAge || ag[0] < r.AgeMin {
-				r.AgeMin = ag[0]
+			r.Studies++
+			if seenPatient[st.patient] == stamp {
+				continue
 			}
-			if !r.HasAge || ag[1] > r.AgeMax {
-				r.AgeMax = ag[1]
+			seenPatient[st.patient] = stamp
+			r.Subjects++
+			p := &s.patients[st.patient]
+			cdmSex := ""
+			if len(p.sexes) > 0 {
+				cdmSex = s.strs[p.sexes[0]]
 			}
-			r.HasAge = true
+			genders[gender(cdmSex, s.strs[st.dicomSex])] = true
+			for _, cn := range p.conditions {
+				if !cn.hasAge {
+					continue
+				}
+				age := int(cn.age)
+				if !r.HasAge || age < r.AgeMin {
+					r.AgeMin = age
+				}
+				if !r.HasAge || age > r.AgeMax {
+					r.AgeMax = age
+				}
+				r.HasAge = true
+			}
 		}
 		if r.HasAge {
 			r.AgeMin, r.AgeMax = r.AgeMin/5*5, (r.AgeMax+4)/5*5
 		}
+		r.Genders = sortedKeys(genders)
+		r.Modalities, r.BodyParts = sortedStrings(r.Modalities), sortedStrings(r.BodyParts)
 	}
 	return results, nil
-}
-
-// ages returns the least and greatest age at diagnosis of each matching patient.
-func (e *Evaluator) ages(ctx context.Context, cond string, args []any) (map[string][2]int, error) {
-	rows, err := e.db.Query(ctx, `SELECT patient_id, MIN(age_at_diagnosis), MAX(age_at_diagnosis) FROM cdm_cancer_condition
-		WHERE age_at_diagnosis IS NOT NULL AND patient_id IN (SELECT st.patient_id`+from+` AND (`+cond+`))
-		GROUP BY patient_id`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("search: ages: %w", err)
-	}
-	defer rows.Close()
-	out := map[string][2]int{}
-	for rows.Next() {
-		var p string
-		var lo, hi int
-		if err := rows.Scan(&p, &lo, &hi); err != nil {
-			return nil, fmt.Errorf("search: ages: %w", err)
-		}
-		out[p] = [2]int{lo, hi}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("search: ages: %w", err)
-	}
-	return out, nil
 }
 
 // gender names a subject's sex by the CDM's birth sex, or else DICOM Patient's Sex.
@@ -192,11 +218,273 @@ func gender(cdmSex, dicomSex string) string {
 	return "unknown"
 }
 
-func sorted(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
+// pred tells whether a series, with its study and patient, meets (part of) a query.
+type pred func(st *studyRec, se *seriesRec) bool
+
+// compiler turns a query into a pred over one snapshot. Leaves on a patient's clinical
+// data are decided once per patient; leaves on values once per distinct value.
+type compiler struct {
+	s *snapshot
+}
+
+func (c *compiler) node(n *query.Node) (pred, error) {
+	if n.Leaf != nil {
+		return c.leaf(n.Leaf)
 	}
-	sort.Strings(out)
-	return out
+	ps := make([]pred, len(n.Children))
+	for i := range n.Children {
+		p, err := c.node(&n.Children[i])
+		if err != nil {
+			return nil, err
+		}
+		ps[i] = p
+	}
+	if n.Operand == query.Or && len(ps) > 0 {
+		return func(st *studyRec, se *seriesRec) bool {
+			for _, p := range ps {
+				if p(st, se) {
+					return true
+				}
+			}
+			return false
+		}, nil
+	}
+	return func(st *studyRec, se *seriesRec) bool { // AND; no children: true
+		for _, p := range ps {
+			if !p(st, se) {
+				return false
+			}
+		}
+		return true
+	}, nil
+}
+
+// patients decides f for every patient of the snapshot, once.
+func (c *compiler) patients(f func(p *patientRec) bool) pred {
+	t := make([]bool, len(c.s.patients))
+	for i := range c.s.patients {
+		t[i] = f(&c.s.patients[i])
+	}
+	return func(st *studyRec, _ *seriesRec) bool { return t[st.patient] }
+}
+
+// numberTest returns the comparison a numeric leaf makes.
+func numberTest(l *query.Leaf) (func(float64) bool, error) {
+	n := l.Number
+	switch l.Type {
+	case query.Between:
+		lo, hi := l.Min, l.Max
+		return func(v float64) bool { return (lo == nil || v >= *lo) && (hi == nil || v <= *hi) }, nil
+	case query.Equals:
+		return func(v float64) bool { return v == n }, nil
+	case query.NotEquals:
+		return func(v float64) bool { return v != n }, nil
+	case query.LowerThan:
+		return func(v float64) bool { return v < n }, nil
+	case query.LowerThanOrEqual:
+		return func(v float64) bool { return v <= n }, nil
+	case query.GreaterThan:
+		return func(v float64) bool { return v > n }, nil
+	case query.GreaterThanOrEqual:
+		return func(v float64) bool { return v >= n }, nil
+	}
+	return nil, fmt.Errorf("search: key %s: operator %s on numbers", l.Key, l.Type)
+}
+
+// leaf compiles one condition. Series keys test the series; the others its patient's
+// clinical data (sex also the study's DICOM Patient's Sex). NOT_EQUALS needs a known
+// value that differs.
+func (c *compiler) leaf(l *query.Leaf) (pred, error) {
+	s := c.s
+	k, ok := query.LookupKey(l.Key)
+	if !ok {
+		return nil, fmt.Errorf("search: unknown key %s", l.Key)
+	}
+	switch k.Concept {
+	case query.ConceptModality, query.ConceptBodyPart:
+		terms, not, err := codes(k, l)
+		if err != nil {
+			return nil, err
+		}
+		vals := map[string]bool{}
+		for _, t := range terms {
+			vals[t.DICOM] = true
+		}
+		t := s.setWhere(func(v string) bool { return vals[v] != not && (v != "" || !not) })
+		if k.Concept == query.ConceptBodyPart {
+			return func(_ *studyRec, se *seriesRec) bool { return t[se.bodyPart] }, nil
+		}
+		return func(_ *studyRec, se *seriesRec) bool { return t[se.modality] }, nil
+
+	case query.ConceptManufacturer:
+		// The vocabulary's DICOM value is what Manufacturer contains, upper case.
+		var pats []string
+		not := false
+		if l.Type == query.Contains {
+			pats = []string{strings.ToUpper(l.Text)}
+		} else {
+			terms, n, err := codes(k, l)
+			if err != nil {
+				return nil, err
+			}
+			not = n
+			for _, t := range terms {
+				pats = append(pats, t.DICOM)
+			}
+		}
+		t := s.setWhere(func(v string) bool { // v: the Manufacturer, upper case
+			m := false
+			for _, p := range pats {
+				m = m || strings.Contains(v, p)
+			}
+			if not {
+				return v != "" && !m
+			}
+			return m
+		})
+		return func(_ *studyRec, se *seriesRec) bool { return t[se.manufacturer] }, nil
+
+	case query.ConceptSex:
+		terms, not, err := codes(k, l)
+		if err != nil {
+			return nil, err
+		}
+		// The CDM's birth sex; for a patient without one, the DICOM Patient's Sex the
+		// index keeps (if the de-identification retained it).
+		cdmCodes, dicomVals := map[string]bool{}, map[string]bool{}
+		for _, t := range terms {
+			cdmCodes[t.Code] = true
+			if t.DICOM != "" {
+				dicomVals[t.DICOM] = true
+			}
+		}
+		cdmT := s.setWhere(func(v string) bool { return cdmCodes[v] != not })
+		dicomT := s.setWhere(func(v string) bool { return v != "" && dicomVals[v] != not })
+		byCDM := c.patients(func(p *patientRec) bool {
+			for _, x := range p.sexes {
+				if cdmT[x] {
+					return true
+				}
+			}
+			return false
+		})
+		return func(st *studyRec, se *seriesRec) bool {
+			return byCDM(st, se) || len(s.patients[st.patient].sexes) == 0 && dicomT[st.dicomSex]
+		}, nil
+
+	case query.ConceptAgeAtDiagnosis, query.ConceptYearOfDiagnosis:
+		test, err := numberTest(l)
+		if err != nil {
+			return nil, err
+		}
+		year := k.Concept == query.ConceptYearOfDiagnosis
+		return c.patients(func(p *patientRec) bool {
+			for _, cn := range p.conditions {
+				if year && cn.hasYear && test(cn.year) || !year && cn.hasAge && test(cn.age) {
+					return true
+				}
+			}
+			return false
+		}), nil
+
+	case query.ConceptDiagnosis:
+		terms, not, err := codes(k, l)
+		if err != nil {
+			return nil, err
+		}
+		vals := map[string]bool{}
+		for _, t := range terms {
+			vals[t.Code] = true
+		}
+		t := s.setWhere(func(v string) bool { return vals[v] })
+		snomed := s.id(cdm.SystemSNOMED)
+		return c.patients(func(p *patientRec) bool {
+			for _, cn := range p.conditions {
+				if (cn.system == snomed && t[cn.code]) != not {
+					return true
+				}
+			}
+			return false
+		}), nil
+
+	case query.ConceptTumorMarker:
+		tests := map[string]bool{k.Key: true, k.Code: true}
+		for _, x := range markerTests[k.Code] {
+			tests[x] = true
+		}
+		testT := s.setWhere(func(v string) bool { return tests[v] })
+		if k.Field == query.FieldNumber {
+			test, err := numberTest(l)
+			if err != nil {
+				return nil, err
+			}
+			return c.patients(func(p *patientRec) bool {
+				for _, m := range p.markers {
+					if testT[m.code] && m.hasNum && test(m.num) {
+						return true
+					}
+				}
+				return false
+			}), nil
+		}
+		terms, not, err := codes(k, l)
+		if err != nil {
+			return nil, err
+		}
+		vcodes, texts := map[string]bool{}, map[string]bool{}
+		for _, t := range terms {
+			vcodes[t.Key], vcodes[t.Code] = true, true
+			if x, ok := markerValues[t.Code]; ok {
+				vcodes[x] = true
+			}
+			texts[strings.ToLower(t.Name)] = true
+		}
+		vcodeT := s.setWhere(func(v string) bool { return vcodes[v] })
+		textT := s.setWhere(func(v string) bool { return texts[v] })
+		return c.patients(func(p *patientRec) bool {
+			for _, m := range p.markers {
+				if !testT[m.code] {
+					continue
+				}
+				hit := vcodeT[m.valueCode] || m.valueCode == 0 && textT[m.valueText]
+				if not && (m.valueCode != 0 || m.valueText != 0) && !hit || !not && hit {
+					return true
+				}
+			}
+			return false
+		}), nil
+
+	case query.ConceptHistologicGrade, query.ConceptCancerStage:
+		terms, not, err := codes(k, l)
+		if err != nil {
+			return nil, err
+		}
+		vcodes, all := map[string]bool{}, map[string]bool{}
+		for _, t := range terms {
+			vcodes[t.Key], vcodes[t.Code] = true, true
+		}
+		for _, t := range k.Terms { // NOT_EQUALS: another value of the same scale
+			all[t.Key], all[t.Code] = true, true
+		}
+		t := s.setWhere(func(v string) bool {
+			if not {
+				return all[v] && !vcodes[v]
+			}
+			return vcodes[v]
+		})
+		stage := k.Concept == query.ConceptCancerStage
+		return c.patients(func(p *patientRec) bool {
+			vals := p.grades
+			if stage {
+				vals = p.stages
+			}
+			for _, v := range vals {
+				if t[v] {
+					return true
+				}
+			}
+			return false
+		}), nil
+	}
+	return nil, fmt.Errorf("search: key %s (%s) is not evaluated here", l.Key, k.Name)
 }

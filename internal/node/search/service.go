@@ -56,6 +56,10 @@ func New(o Options) (*Service, error) {
 	return &Service{node: o.Node, eval: NewEvaluator(o.DB), releaser: r, ledger: l, db: o.DB, audit: o.Audit, log: o.Logger, now: now}, nil
 }
 
+// Warm reads the published data searches are evaluated on (see Evaluator), so that
+// the first search does not wait for it.
+func (s *Service) Warm(ctx context.Context) error { return s.eval.Warm(ctx) }
+
 // Policy returns the node's disclosure policy.
 func (s *Service) Policy() disclosure.Policy { return s.releaser.Policy() }
 
