@@ -334,3 +334,54 @@ func TestEmptyLog(t *testing.T) {
 		t.Errorf("Verify of an empty log = %+v, %v", rep, err)
 	}
 }
+
+// TestAppendBatch appends batches between single appends (one batch larger than a
+// tessera flush) and checks the chain, the indices and Verify.
+func TestAppendBatch(t *testing.T) {
+	dir := t.TempDir()
+	s, v := testKey(t, "node-b")
+	l := openLog(t, dir, s, v)
+	appendN(t, l, 0, 2)
+	batch := func(from, n int) {
+		t.Helper()
+		var es []Event
+		for i := from; i < from+n; i++ {
+			es = append(es, event(i))
+		}
+		first, err := l.AppendBatch(t.Context(), es)
+		if err != nil || first != uint64(from) {
+			t.Fatalf("AppendBatch(%d..%d) = %d, %v", from, from+n-1, first, err)
+		}
+	}
+	batch(2, 20)
+	appendN(t, l, 22, 1)
+	batch(23, maxBatch+10)
+	if _, err := l.AppendBatch(t.Context(), nil); err == nil {
+		t.Error("an empty batch was taken")
+	}
+	if _, err := l.AppendBatch(t.Context(), []Event{event(1), {Type: "x"}}); err == nil {
+		t.Error("a batch with an event without actor was taken")
+	}
+	n := 23 + maxBatch + 10
+	if err := l.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	es, err := l.Entries(t.Context(), 0, n+5)
+	if err != nil || len(es) != n {
+		t.Fatalf("%d entries, %v; want %d", len(es), err, n)
+	}
+	raws := rawEntries(t, dir, uint64(n))
+	for i, e := range es {
+		var want []byte
+		if i > 0 {
+			want = leafHash(raws[i-1])
+		}
+		if e.Index != uint64(i) || e.Actor != fmt.Sprintf("user-%d", i) || !bytes.Equal(e.Prev, want) {
+			t.Fatalf("entry %d = %+v (prev want %x)", i, e, want)
+		}
+	}
+	rep, err := Verify(t.Context(), VerifyOptions{Dir: dir, LogVerifier: v})
+	if err != nil || rep.Size != uint64(n) || rep.FirstBad != -1 {
+		t.Errorf("Verify: %+v, %v", rep, err)
+	}
+}

@@ -126,9 +126,10 @@ func Open(ctx context.Context, o Options) (*Log, error) {
 	opts := tessera.NewAppendOptions().
 		WithCheckpointSigner(o.Signer).
 		WithCheckpointInterval(o.CheckpointInterval).
-		// Append is serialised, so there is never more than one entry
-		// waiting: flush every entry at once for the lowest latency.
-		WithBatching(1, 10*time.Millisecond)
+		// Append is serialised: a single entry is flushed at once (no
+		// waiting for a batch to fill), and the entries of one AppendBatch,
+		// added together, mostly land in one flush.
+		WithBatching(maxBatch, 0)
 	appender, shutdown, reader, err := tessera.NewAppender(bg, driver, opts)
 	if err != nil {
 		cancel()
@@ -160,6 +161,9 @@ func Open(ctx context.Context, o Options) (*Log, error) {
 	logger.DebugContext(ctx, "audit log opened", "dir", o.Dir, "size", l.next, "witnessed", l.lastWitnessed)
 	return l, nil
 }
+
+// maxBatch is the most entries tessera writes in one flush.
+const maxBatch = 256
 
 // syncTail sets next and prev from the log on disk. Called with mu held (or
 // before the Log is shared).
@@ -196,8 +200,21 @@ func (l *Log) syncTail(ctx context.Context) error {
 // sequenced and integrated into the tree (a checkpoint covering it follows
 // within CheckpointInterval; Flush waits for it).
 func (l *Log) Append(ctx context.Context, e Event) (uint64, error) {
-	if e.Type == "" || e.Actor == "" {
-		return 0, errors.New("audit: append: event needs a type and an actor")
+	return l.AppendBatch(ctx, []Event{e})
+}
+
+// AppendBatch adds events to the log, in order, and returns the index of the first
+// once all are durably sequenced and integrated. Entries given together are written
+// together (tessera integrates them in as few batches as it can), which costs far less
+// than appending them one by one.
+func (l *Log) AppendBatch(ctx context.Context, events []Event) (uint64, error) {
+	if len(events) == 0 {
+		return 0, errors.New("audit: append: no events")
+	}
+	for _, e := range events {
+		if e.Type == "" || e.Actor == "" {
+			return 0, errors.New("audit: append: event needs a type and an actor")
+		}
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -217,29 +234,38 @@ func (l *Log) Append(ctx context.Context, e Event) (uint64, error) {
 			return 0, fmt.Errorf("audit: append: %w", err)
 		}
 	}
-	entry := Entry{Index: l.next, Time: l.now().UTC(), Event: e, Prev: l.prev}
-	data, err := marshalEntry(entry)
-	if err != nil {
-		return 0, fmt.Errorf("audit: append %s: %w", e.Type, err)
-	}
-	future := l.appender.Add(ctx, tessera.NewEntry(data))
-	idx, err := awaitIndex(ctx, future)
-	if err != nil {
-		if ctx.Err() != nil {
-			l.pending = future
+	first, prev, now := l.next, l.prev, l.now().UTC()
+	datas := make([][]byte, len(events))
+	for i, e := range events {
+		data, err := marshalEntry(Entry{Index: first + uint64(i), Time: now, Event: e, Prev: prev})
+		if err != nil {
+			return 0, fmt.Errorf("audit: append %s: %w", e.Type, err)
 		}
-		l.resync = true
-		return 0, fmt.Errorf("audit: append %s: %w", e.Type, err)
+		datas[i], prev = data, leafHash(data)
 	}
-	if idx.Index != entry.Index {
-		l.resync = true
-		l.logger.ErrorContext(ctx, "audit log: entry sequenced at an unexpected index; is another process writing this log?",
-			"want", entry.Index, "got", idx.Index)
-		return 0, fmt.Errorf("audit: append %s: sequenced at %d, expected %d (another writer?)", e.Type, idx.Index, entry.Index)
+	futures := make([]tessera.IndexFuture, len(datas))
+	for i, d := range datas {
+		futures[i] = l.appender.Add(ctx, tessera.NewEntry(d))
 	}
-	l.next++
-	l.prev = leafHash(data)
-	return entry.Index, nil
+	for i, f := range futures {
+		idx, err := awaitIndex(ctx, f)
+		if err != nil {
+			if ctx.Err() != nil {
+				l.pending = futures[len(futures)-1]
+			}
+			l.resync = true
+			return 0, fmt.Errorf("audit: append %s: %w", events[i].Type, err)
+		}
+		if want := first + uint64(i); idx.Index != want {
+			l.resync = true
+			l.logger.ErrorContext(ctx, "audit log: entry sequenced at an unexpected index; is another process writing this log?",
+				"want", want, "got", idx.Index)
+			return 0, fmt.Errorf("audit: append %s: sequenced at %d, expected %d (another writer?)", events[i].Type, idx.Index, want)
+		}
+	}
+	l.next += uint64(len(datas))
+	l.prev = prev
+	return first, nil
 }
 
 // awaitIndex resolves f, giving up when ctx ends.

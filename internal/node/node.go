@@ -331,6 +331,12 @@ func (n *Node) Run(ctx context.Context) error {
 			n.log.Warn("reading the published data for searches", "err", err)
 		}
 	}()
+	// Searches' audit events go from their queue into the audit log; it stops (moving
+	// what is left) before the stores close.
+	sctx, stopSearchAudit := context.WithCancel(ctx)
+	searchAuditDone := make(chan struct{})
+	go func() { defer close(searchAuditDone); n.search.Run(sctx) }()
+	defer func() { stopSearchAudit(); <-searchAuditDone }()
 	n.ready.OK()
 	n.log.Info("node ready", "node", n.cfg.Name, "http", n.httpURL, "hub", n.creds.HubURL, "version", version.String())
 	err = httpx.Serve(ctx, ln, n.Handler(), n.log)

@@ -35,8 +35,7 @@ func (e *Evaluator) Totals(ctx context.Context) (Totals, error) {
 		st := &s.studies[i]
 		subjects[st.patient] = true
 		mods, parts := map[int32]bool{}, map[int32]bool{}
-		for _, sei := range st.series {
-			se := &s.series[sei]
+		for _, se := range s.seriesOf(st) {
 			if se.modality != 0 && !mods[se.modality] {
 				mods[se.modality] = true
 				t.Modality[s.strs[se.modality]]++

@@ -153,10 +153,13 @@ func (e *Evaluator) Evaluate(ctx context.Context, q *query.Query) ([]Result, err
 		genders := map[string]bool{}
 		for _, sti := range d.studies {
 			st := &s.studies[sti]
+			if match.study != nil && !match.study(st) {
+				continue
+			}
 			matched := false
-			for _, sei := range st.series {
-				se := &s.series[sei]
-				if !match(st, se) {
+			for i := range s.seriesOf(st) {
+				se := &s.series[st.first+int32(i)]
+				if match.series != nil && !match.series(st, se) {
 					continue
 				}
 				matched = true
@@ -218,54 +221,136 @@ func gender(cdmSex, dicomSex string) string {
 	return "unknown"
 }
 
-// pred tells whether a series, with its study and patient, meets (part of) a query.
-type pred func(st *studyRec, se *seriesRec) bool
+// studyPred tells whether a study, with its patient, meets (part of) a query; pred
+// whether a series, with its study and patient, does.
+type (
+	studyPred func(st *studyRec) bool
+	pred      func(st *studyRec, se *seriesRec) bool
+)
 
-// compiler turns a query into a pred over one snapshot. Leaves on a patient's clinical
+// cond is a compiled (part of a) query: it holds for a series when study holds for its
+// study and series for the series (a nil part holds always). Leaves on the study or
+// patient have only a study part, so a search tests them once per study, not once per
+// series; an AND keeps the two apart, an OR of series leaves needs the whole of each
+// child per series.
+type cond struct {
+	study  studyPred
+	series pred
+}
+
+func (c cond) whole() pred {
+	switch {
+	case c.study == nil && c.series == nil:
+		return func(*studyRec, *seriesRec) bool { return true }
+	case c.series == nil:
+		return func(st *studyRec, _ *seriesRec) bool { return c.study(st) }
+	case c.study == nil:
+		return c.series
+	}
+	return func(st *studyRec, se *seriesRec) bool { return c.study(st) && c.series(st, se) }
+}
+
+// compiler turns a query into a cond over one snapshot. Leaves on a patient's clinical
 // data are decided once per patient; leaves on values once per distinct value.
 type compiler struct {
 	s *snapshot
 }
 
-func (c *compiler) node(n *query.Node) (pred, error) {
+func (c *compiler) node(n *query.Node) (cond, error) {
 	if n.Leaf != nil {
 		return c.leaf(n.Leaf)
 	}
-	ps := make([]pred, len(n.Children))
+	kids := make([]cond, len(n.Children))
+	onlyStudy := true
 	for i := range n.Children {
-		p, err := c.node(&n.Children[i])
+		k, err := c.node(&n.Children[i])
 		if err != nil {
-			return nil, err
+			return cond{}, err
 		}
-		ps[i] = p
+		kids[i] = k
+		onlyStudy = onlyStudy && k.series == nil
 	}
-	if n.Operand == query.Or && len(ps) > 0 {
-		return func(st *studyRec, se *seriesRec) bool {
+	if n.Operand == query.Or && len(kids) > 0 {
+		if onlyStudy {
+			var ss []studyPred
+			for _, k := range kids {
+				if k.study == nil {
+					return cond{}, nil // a child that always holds
+				}
+				ss = append(ss, k.study)
+			}
+			return cond{study: func(st *studyRec) bool {
+				for _, p := range ss {
+					if p(st) {
+						return true
+					}
+				}
+				return false
+			}}, nil
+		}
+		ps := make([]pred, len(kids))
+		for i, k := range kids {
+			ps[i] = k.whole()
+		}
+		return cond{series: func(st *studyRec, se *seriesRec) bool {
 			for _, p := range ps {
 				if p(st, se) {
 					return true
 				}
 			}
 			return false
-		}, nil
+		}}, nil
 	}
-	return func(st *studyRec, se *seriesRec) bool { // AND; no children: true
-		for _, p := range ps {
-			if !p(st, se) {
-				return false
-			}
+	// AND (or no children: always true).
+	var ss []studyPred
+	var ps []pred
+	for _, k := range kids {
+		if k.study != nil {
+			ss = append(ss, k.study)
 		}
-		return true
-	}, nil
+		if k.series != nil {
+			ps = append(ps, k.series)
+		}
+	}
+	var out cond
+	switch len(ss) {
+	case 0:
+	case 1:
+		out.study = ss[0]
+	default:
+		out.study = func(st *studyRec) bool {
+			for _, p := range ss {
+				if !p(st) {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	switch len(ps) {
+	case 0:
+	case 1:
+		out.series = ps[0]
+	default:
+		out.series = func(st *studyRec, se *seriesRec) bool {
+			for _, p := range ps {
+				if !p(st, se) {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	return out, nil
 }
 
 // patients decides f for every patient of the snapshot, once.
-func (c *compiler) patients(f func(p *patientRec) bool) pred {
+func (c *compiler) patients(f func(p *patientRec) bool) cond {
 	t := make([]bool, len(c.s.patients))
 	for i := range c.s.patients {
 		t[i] = f(&c.s.patients[i])
 	}
-	return func(st *studyRec, _ *seriesRec) bool { return t[st.patient] }
+	return cond{study: func(st *studyRec) bool { return t[st.patient] }}
 }
 
 // numberTest returns the comparison a numeric leaf makes.
@@ -294,17 +379,17 @@ func numberTest(l *query.Leaf) (func(float64) bool, error) {
 // leaf compiles one condition. Series keys test the series; the others its patient's
 // clinical data (sex also the study's DICOM Patient's Sex). NOT_EQUALS needs a known
 // value that differs.
-func (c *compiler) leaf(l *query.Leaf) (pred, error) {
+func (c *compiler) leaf(l *query.Leaf) (cond, error) {
 	s := c.s
 	k, ok := query.LookupKey(l.Key)
 	if !ok {
-		return nil, fmt.Errorf("search: unknown key %s", l.Key)
+		return cond{}, fmt.Errorf("search: unknown key %s", l.Key)
 	}
 	switch k.Concept {
 	case query.ConceptModality, query.ConceptBodyPart:
 		terms, not, err := codes(k, l)
 		if err != nil {
-			return nil, err
+			return cond{}, err
 		}
 		vals := map[string]bool{}
 		for _, t := range terms {
@@ -312,9 +397,9 @@ func (c *compiler) leaf(l *query.Leaf) (pred, error) {
 		}
 		t := s.setWhere(func(v string) bool { return vals[v] != not && (v != "" || !not) })
 		if k.Concept == query.ConceptBodyPart {
-			return func(_ *studyRec, se *seriesRec) bool { return t[se.bodyPart] }, nil
+			return cond{series: func(_ *studyRec, se *seriesRec) bool { return t[se.bodyPart] }}, nil
 		}
-		return func(_ *studyRec, se *seriesRec) bool { return t[se.modality] }, nil
+		return cond{series: func(_ *studyRec, se *seriesRec) bool { return t[se.modality] }}, nil
 
 	case query.ConceptManufacturer:
 		// The vocabulary's DICOM value is what Manufacturer contains, upper case.
@@ -325,7 +410,7 @@ func (c *compiler) leaf(l *query.Leaf) (pred, error) {
 		} else {
 			terms, n, err := codes(k, l)
 			if err != nil {
-				return nil, err
+				return cond{}, err
 			}
 			not = n
 			for _, t := range terms {
@@ -342,12 +427,12 @@ func (c *compiler) leaf(l *query.Leaf) (pred, error) {
 			}
 			return m
 		})
-		return func(_ *studyRec, se *seriesRec) bool { return t[se.manufacturer] }, nil
+		return cond{series: func(_ *studyRec, se *seriesRec) bool { return t[se.manufacturer] }}, nil
 
 	case query.ConceptSex:
 		terms, not, err := codes(k, l)
 		if err != nil {
-			return nil, err
+			return cond{}, err
 		}
 		// The CDM's birth sex; for a patient without one, the DICOM Patient's Sex the
 		// index keeps (if the de-identification retained it).
@@ -368,14 +453,14 @@ func (c *compiler) leaf(l *query.Leaf) (pred, error) {
 			}
 			return false
 		})
-		return func(st *studyRec, se *seriesRec) bool {
-			return byCDM(st, se) || len(s.patients[st.patient].sexes) == 0 && dicomT[st.dicomSex]
-		}, nil
+		return cond{study: func(st *studyRec) bool {
+			return byCDM.study(st) || len(s.patients[st.patient].sexes) == 0 && dicomT[st.dicomSex]
+		}}, nil
 
 	case query.ConceptAgeAtDiagnosis, query.ConceptYearOfDiagnosis:
 		test, err := numberTest(l)
 		if err != nil {
-			return nil, err
+			return cond{}, err
 		}
 		year := k.Concept == query.ConceptYearOfDiagnosis
 		return c.patients(func(p *patientRec) bool {
@@ -390,7 +475,7 @@ func (c *compiler) leaf(l *query.Leaf) (pred, error) {
 	case query.ConceptDiagnosis:
 		terms, not, err := codes(k, l)
 		if err != nil {
-			return nil, err
+			return cond{}, err
 		}
 		vals := map[string]bool{}
 		for _, t := range terms {
@@ -416,7 +501,7 @@ func (c *compiler) leaf(l *query.Leaf) (pred, error) {
 		if k.Field == query.FieldNumber {
 			test, err := numberTest(l)
 			if err != nil {
-				return nil, err
+				return cond{}, err
 			}
 			return c.patients(func(p *patientRec) bool {
 				for _, m := range p.markers {
@@ -429,7 +514,7 @@ func (c *compiler) leaf(l *query.Leaf) (pred, error) {
 		}
 		terms, not, err := codes(k, l)
 		if err != nil {
-			return nil, err
+			return cond{}, err
 		}
 		vcodes, texts := map[string]bool{}, map[string]bool{}
 		for _, t := range terms {
@@ -457,7 +542,7 @@ func (c *compiler) leaf(l *query.Leaf) (pred, error) {
 	case query.ConceptHistologicGrade, query.ConceptCancerStage:
 		terms, not, err := codes(k, l)
 		if err != nil {
-			return nil, err
+			return cond{}, err
 		}
 		vcodes, all := map[string]bool{}, map[string]bool{}
 		for _, t := range terms {
@@ -486,5 +571,5 @@ func (c *compiler) leaf(l *query.Leaf) (pred, error) {
 			return false
 		}), nil
 	}
-	return nil, fmt.Errorf("search: key %s (%s) is not evaluated here", l.Key, k.Name)
+	return cond{}, fmt.Errorf("search: key %s (%s) is not evaluated here", l.Key, k.Name)
 }

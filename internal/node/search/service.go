@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cancerimage/cie/internal/audit"
@@ -25,6 +26,9 @@ type Service struct {
 	audit    *audit.Log
 	log      *slog.Logger
 	now      func() time.Time
+
+	auditEvery time.Duration
+	flushMu    sync.Mutex // one FlushAudit at a time
 }
 
 // Options configure a Service.
@@ -37,6 +41,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock (tests); nil: time.Now.
 	Now func() time.Time
+	// AuditEvery is how often Run moves queued search events into the audit log;
+	// 0: DefaultAuditEvery.
+	AuditEvery time.Duration
 }
 
 // New returns the node's search service.
@@ -53,7 +60,12 @@ func New(o Options) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("search: %w", err)
 	}
-	return &Service{node: o.Node, eval: NewEvaluator(o.DB), releaser: r, ledger: l, db: o.DB, audit: o.Audit, log: o.Logger, now: now}, nil
+	every := o.AuditEvery
+	if every <= 0 {
+		every = DefaultAuditEvery
+	}
+	return &Service{node: o.Node, eval: NewEvaluator(o.DB), releaser: r, ledger: l, db: o.DB, audit: o.Audit, log: o.Logger, now: now,
+		auditEvery: every}, nil
 }
 
 // Warm reads the published data searches are evaluated on (see Evaluator), so that
@@ -69,7 +81,8 @@ func (s *Service) Answers(key string) bool { return Supported(key) && s.Policy()
 
 // Search answers one federated search. It never fails: a problem is an answer with
 // status error or refused. Every search is audit-logged (who, the query's hash, the
-// answer's status).
+// answer's status): its event is queued durably before the answer is returned, and
+// Run moves it into the audit log within AuditEvery.
 func (s *Service) Search(ctx context.Context, req *fed.SearchRequest) *fed.SearchAnswer {
 	ans := s.search(ctx, req)
 	ans.Node = s.node
@@ -84,7 +97,7 @@ func (s *Service) Search(ctx context.Context, req *fed.SearchRequest) *fed.Searc
 	if actor == "" {
 		actor = "unknown"
 	}
-	if _, err := s.audit.Append(ctx, audit.Event{Type: "search", Actor: actor, Subject: req.Hash, Fields: fields}); err != nil {
+	if err := s.queueAudit(ctx, audit.Event{Type: "search", Actor: actor, Subject: req.Hash, Fields: fields}); err != nil {
 		s.log.Error("logging a search", "id", req.ID, "err", err)
 		if ans.Status == fed.SearchOK { // nothing leaves unlogged
 			return &fed.SearchAnswer{Node: s.node, Status: fed.SearchError, Message: "the node could not log the search"}

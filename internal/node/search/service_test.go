@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cancerimage/cie/internal/audit"
 	"github.com/cancerimage/cie/internal/disclosure"
 	"github.com/cancerimage/cie/internal/fed"
 )
@@ -131,7 +132,11 @@ func TestServiceSearch(t *testing.T) {
 			t.Errorf("accounts %+v, %v", accs, err)
 		}
 
-		// Every search is in the audit log, with its hash and status.
+		// Every search is in the audit log, with its hash and status, once the queue
+		// is moved there.
+		if err := s.FlushAudit(ctx); err != nil {
+			t.Fatal(err)
+		}
 		if err := f.a.Audit().Flush(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -252,5 +257,82 @@ func TestAtlas(t *testing.T) {
 	}
 	if suppressed == 0 {
 		t.Log("no small cell in the atlas of the test data")
+	}
+}
+
+// TestAuditQueue: a search's event is queued before the answer returns, Run moves it
+// into the audit log (with the search's time and queue ID), and events a stopped
+// service left queued are moved by the next one's Run at once.
+func TestAuditQueue(t *testing.T) {
+	f := newFixture(t, t.TempDir()+"/node.db")
+	ctx := context.Background()
+	log := f.a.Audit()
+	searches := func() []audit.Entry {
+		t.Helper()
+		es, err := log.Entries(ctx, 0, 10000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []audit.Entry
+		for _, e := range es {
+			if e.Type == "search" {
+				out = append(out, e)
+			}
+		}
+		return out
+	}
+	queued := func() int {
+		t.Helper()
+		var n int
+		if err := f.a.DB().QueryRow(ctx, `SELECT COUNT(*) FROM search_audit_queue`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	s1 := service(t, f, disclosure.DefaultPolicy())
+	for _, r := range []string{"alice", "bob", "carol"} {
+		if a := s1.Search(ctx, request(t, r, qEverything)); a.Status != fed.SearchOK {
+			t.Fatalf("%s: %+v", r, a)
+		}
+	}
+	if n := queued(); n != 3 || len(searches()) != 0 {
+		t.Fatalf("%d queued, %d in the log before Run", n, len(searches()))
+	}
+	// A new service on the same store (a restart) moves them at once.
+	s2, err := New(Options{Node: demoNode, DB: f.a.DB(), Policy: disclosure.DefaultPolicy(), Secret: testSecret, Audit: log,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), AuditEvery: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); s2.Run(rctx) }()
+	waitFor := func(n int) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for len(searches()) < n || queued() > 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d search events in the log, %d queued; want %d, 0", len(searches()), queued(), n)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	waitFor(3)
+	if a := s2.Search(ctx, request(t, "dave", qBreastMR)); a.Status != fed.SearchOK {
+		t.Fatalf("dave: %+v", a)
+	}
+	waitFor(4)
+	stop()
+	<-done
+	es := searches()
+	for i, want := range []string{"alice", "bob", "carol", "dave"} {
+		e := es[i]
+		at, err := time.Parse(time.RFC3339Nano, e.Fields["at"])
+		if e.Actor != want || e.Fields["status"] != fed.SearchOK || len(e.Fields["queued"]) != 24 || err != nil || at.After(e.Time) {
+			t.Errorf("event %d: %+v (at %v)", i, e, err)
+		}
+	}
+	if len(es) != 4 {
+		t.Errorf("%d search events, want 4", len(es))
 	}
 }

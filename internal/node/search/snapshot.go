@@ -31,11 +31,12 @@ type dsRec struct {
 	studies               []int32 // into snapshot.studies
 }
 
+// studyRec is one published study: small and flat, for a search walks all of them.
 type studyRec struct {
 	patient  int32 // into snapshot.patients
 	dicomSex int32 // interned DICOM Patient's Sex
-	uid      string
-	series   []int32 // into snapshot.series
+	// The study's series are snapshot.series[first : first+n].
+	first, n int32
 }
 
 type seriesRec struct {
@@ -136,7 +137,7 @@ func load(ctx context.Context, db *store.DB) (*snapshot, error) {
 				if !ok {
 					i = int32(len(s.studies))
 					studyIdx[uid] = i
-					s.studies = append(s.studies, studyRec{uid: uid, patient: patient(pid), dicomSex: in.id(sex)})
+					s.studies = append(s.studies, studyRec{patient: patient(pid), dicomSex: in.id(sex)})
 				}
 				s.datasets[d].studies = append(s.datasets[d].studies, i)
 				return nil
@@ -155,7 +156,13 @@ func load(ctx context.Context, db *store.DB) (*snapshot, error) {
 				if !ok {
 					return nil
 				}
-				s.studies[i].series = append(s.studies[i].series, int32(len(s.series)))
+				// In study order, so each study's series are next to each other.
+				if s.studies[i].n == 0 {
+					s.studies[i].first = int32(len(s.series))
+				} else if int(s.studies[i].first+s.studies[i].n) != len(s.series) {
+					return fmt.Errorf("series of study %s not in study order", st)
+				}
+				s.studies[i].n++
 				s.series = append(s.series, seriesRec{modality: in.id(mod), bodyPart: in.id(part), manufacturer: in.id(strings.ToUpper(manu))})
 				return nil
 			}); err != nil {
@@ -286,3 +293,6 @@ func sortedStrings(v []string) []string {
 	sort.Strings(v)
 	return v
 }
+
+// seriesOf returns the series of a study.
+func (s *snapshot) seriesOf(st *studyRec) []seriesRec { return s.series[st.first : st.first+st.n] }
