@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"path/filepath"
+	"strconv"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -67,7 +69,7 @@ func (n *Node) searchPolicyPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := n.search.Policy()
-	d := web.SearchPolicyData{Threshold: p.Threshold, Epsilon: p.Epsilon, Budget: p.Budget, Period: p.Period.String()}
+	d := web.SearchPolicyData{Threshold: p.Threshold, Epsilon: p.Epsilon, Budget: p.Budget, Period: periodText(p.Period)}
 	for _, k := range p.Keys() {
 		d.Keys = append(d.Keys, web.SearchKey{Key: k, Name: keyName(k), Answered: n.search.Answers(k)})
 	}
@@ -88,4 +90,17 @@ func keyName(k string) string {
 		return kk.Name
 	}
 	return k
+}
+
+// periodText writes a budget period in days when it is whole days ("30 days"), else as
+// a Go duration ("36h0m0s").
+func periodText(d time.Duration) string {
+	const day = 24 * time.Hour
+	switch {
+	case d == day:
+		return "1 day"
+	case d%day == 0:
+		return strconv.Itoa(int(d/day)) + " days"
+	}
+	return d.String()
 }

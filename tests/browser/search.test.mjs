@@ -111,3 +111,35 @@ test('the public atlas shows charts without a login', async () => {
     await b.close();
   }
 });
+
+test("a node's data holder sees its search policy and the researcher's spent budget", async () => {
+  // Runs after the explorer test above: the researcher has asked every node.
+  const researcher = demo.users.find((u) => u.role === 'researcher');
+  const node = demo.nodes[0];
+  const holder = demo.users.find((u) => u.name === `${node.name}-holder`);
+  const b = await browser();
+  try {
+    const page = await b.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(node.url + '/login?next=/search-policy');
+    await page.fill('input[name=username]', holder.name);
+    await page.fill('input[name=password]', holder.password);
+    await Promise.all([page.waitForURL('**/search-policy'), page.click('button[type=submit]')]);
+    // The demo nodes run the default policy: threshold 10, ε 1, budget 20 per 30 days.
+    assert.equal((await page.textContent('[data-policy=threshold]')).trim(), '10');
+    assert.equal((await page.textContent('[data-policy=epsilon]')).trim(), '1');
+    assert.equal((await page.textContent('[data-policy=budget]')).trim(), '20');
+    assert.equal((await page.textContent('[data-policy=period]')).trim(), '30 days');
+    // Every key of the vocabulary is listed; BI-RADS has no data here and says so.
+    assert.ok(await page.locator('#search-keys li').count() > 10, 'search keys listed');
+    assert.match(await page.textContent('#search-keys li[data-key="EUCAIM_Hyper-Ontology_V1.0.IMG1005459"]'), /answered as unsupported/);
+    const row = page.locator(`#search-accounts tr[data-researcher="${researcher.name}"]`);
+    const cells = await row.locator('td').allTextContents();
+    assert.equal(cells[0], researcher.name);
+    assert.ok(Number(cells[1]) >= 1, `questions: ${cells[1]}`);
+    assert.equal(Number(cells[2]) + Number(cells[3]), 20, `spent ${cells[2]} + left ${cells[3]} is the budget`);
+    assert.ok(Number(cells[2]) >= 1, `spent: ${cells[2]}`);
+    await page.screenshot({ path: join(shots, 'search-policy.png'), fullPage: true });
+  } finally {
+    await b.close();
+  }
+});
