@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"github.com/cancerimage/cie/internal/catalogue"
-	"github.com/cancerimage/cie/internal/node/dicomweb"
 	"github.com/cancerimage/cie/internal/synth"
 )
 
@@ -22,27 +20,7 @@ import (
 // Point) without login; the content hash tree finds a changed file.
 func TestPublishToCatalogue(t *testing.T) {
 	a := startArchiveNode(t)
-	g, err := synth.New(synth.Options{Seed: 11, Node: "cat", Patients: 3, Rows: 32, Columns: 32, MinSlices: 4, MaxSlices: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var parts []dicomweb.Part
-	err = g.Walk(func(in *synth.Instance) error {
-		var buf bytes.Buffer
-		if _, err := in.File.WriteTo(&buf); err != nil {
-			return err
-		}
-		data := buf.Bytes()
-		parts = append(parts, dicomweb.Part{Name: in.SOPInstanceUID, Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }})
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &dicomweb.Client{BaseURL: a.nodeURL + "/dicomweb", Token: a.token}
-	if res, err := c.Store(context.Background(), parts); err != nil || res.Failed > 0 {
-		t.Fatalf("STOW: %+v %v", res, err)
-	}
+	a.storeGenerated(t, synth.Options{Seed: 11, Node: "cat", Patients: 3, Rows: 32, Columns: 32, MinSlices: 4, MaxSlices: 4})
 	post := func(path string, body any) (int, map[string]any) {
 		b, _ := json.Marshal(body)
 		req, _ := http.NewRequest("POST", a.nodeURL+path, bytes.NewReader(b))

@@ -234,7 +234,13 @@ func hubUsers(t *testing.T, hubYAML string, us []hubUser) map[string]string {
 // series) to the node by STOW-RS.
 func (a *archiveNode) storeSynth(t *testing.T, seed uint64, patients int) {
 	t.Helper()
-	g, err := synth.New(synth.Options{Seed: seed, Node: "grant", Patients: patients, Rows: 32, Columns: 32, MinSlices: 3, MaxSlices: 3})
+	a.storeGenerated(t, synth.Options{Seed: seed, Node: "grant", Patients: patients, Rows: 32, Columns: 32, MinSlices: 3, MaxSlices: 3})
+}
+
+// storeGenerated sends the studies synth generates with o to the node by STOW-RS.
+func (a *archiveNode) storeGenerated(t *testing.T, o synth.Options) {
+	t.Helper()
+	g, err := synth.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -367,29 +367,21 @@ func (r Record) forPatient(pid string) Record {
 		p.ID = pid
 		out.Patient = &p
 	}
-	for _, x := range r.Conditions {
-		x.PatientID = pid
-		out.Conditions = append(out.Conditions, x)
-	}
-	for _, x := range r.Markers {
-		x.PatientID = pid
-		out.Markers = append(out.Markers, x)
-	}
-	for _, x := range r.Grades {
-		x.PatientID = pid
-		out.Grades = append(out.Grades, x)
-	}
-	for _, x := range r.Stages {
-		x.PatientID = pid
-		out.Stages = append(out.Stages, x)
-	}
-	for _, x := range r.Treatments {
-		x.PatientID = pid
-		out.Treatments = append(out.Treatments, x)
-	}
-	for _, x := range r.Studies {
-		x.PatientID = pid
-		out.Studies = append(out.Studies, x)
+	out.Conditions = withPatient(r.Conditions, pid, func(x *Condition) *string { return &x.PatientID })
+	out.Markers = withPatient(r.Markers, pid, func(x *Marker) *string { return &x.PatientID })
+	out.Grades = withPatient(r.Grades, pid, func(x *Grade) *string { return &x.PatientID })
+	out.Stages = withPatient(r.Stages, pid, func(x *Stage) *string { return &x.PatientID })
+	out.Treatments = withPatient(r.Treatments, pid, func(x *Treatment) *string { return &x.PatientID })
+	out.Studies = withPatient(r.Studies, pid, func(x *ImageStudy) *string { return &x.PatientID })
+	return out
+}
+
+// withPatient returns a copy of rows with the patient ID (reached through id) set to pid.
+func withPatient[T any](rows []T, pid string, id func(*T) *string) []T {
+	var out []T
+	for _, x := range rows {
+		*id(&x) = pid
+		out = append(out, x)
 	}
 	return out
 }
