@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -285,7 +286,11 @@ func (t *txStmts) put(ctx context.Context, r *Record, ms int64) (bool, error) {
 }
 
 // counts adds the transaction's instances to the counts of their series and studies.
+// Rows are updated in UID order, so that concurrent transactions lock them in the same
+// order.
 func (t *txStmts) counts(ctx context.Context, ms int64) error {
+	slices.Sort(t.seriesOrder)
+	slices.Sort(t.studyOrder)
 	for _, uid := range t.seriesOrder {
 		if n := t.seriesN[uid]; n > 0 {
 			if _, err := t.exec(ctx, `UPDATE series SET num_instances = num_instances + ? WHERE series_uid = ?`, n, uid); err != nil {
@@ -303,7 +308,17 @@ func (t *txStmts) counts(ctx context.Context, ms int64) error {
 			mods, ok = t.ix.known.modalities(uid)
 		}
 		if !ok {
-			if err := t.queryRow(ctx, `SELECT modalities FROM studies WHERE study_uid = ?`, []any{uid}, &mods); err != nil {
+			// PostgreSQL: lock the row while reading it, or a concurrent transaction adding
+			// another modality to the same study would overwrite this one's (SQLite
+			// writers are one at a time). NO KEY UPDATE, as the UPDATE below takes: a
+			// plain FOR UPDATE would wait for the key-share locks that concurrent
+			// transactions' series rows hold on the study (their foreign key), and they
+			// for it: a deadlock.
+			q := `SELECT modalities FROM studies WHERE study_uid = ?`
+			if t.tx.Dialect() == store.Postgres {
+				q += ` FOR NO KEY UPDATE`
+			}
+			if err := t.queryRow(ctx, q, []any{uid}, &mods); err != nil {
 				return fmt.Errorf("study %s modalities: %w", uid, err)
 			}
 		}

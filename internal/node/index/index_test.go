@@ -6,6 +6,9 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -293,6 +296,47 @@ func TestStudiesIngested(t *testing.T) {
 		got, err := ix.StudiesIngested(ctx, "stow", t0, t0.Add(time.Minute))
 		if err != nil || fmt.Sprint(got) != "[2.25.1 2.25.2]" {
 			t.Fatalf("studies ingested: %v %v", got, err)
+		}
+	})
+}
+
+// TestConcurrentModalities: series of one study with different modalities indexed by
+// concurrent writers (as several associations do) all end up in the study's
+// Modalities in Study, and its counts add up.
+func TestConcurrentModalities(t *testing.T) {
+	engines(t, func(t *testing.T, ix *Index) {
+		ctx := context.Background()
+		mods := []string{"CT", "MR", "PT", "SEG", "US", "NM", "CR", "DX"}
+		for round := range 5 {
+			study := fmt.Sprintf("2.25.9%d", round)
+			var wg sync.WaitGroup
+			errs := make(chan error, len(mods))
+			for i, m := range mods {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					var recs []Record
+					for j := range 3 {
+						recs = append(recs, Record{PatientID: "CIE9", StudyUID: study, SeriesUID: fmt.Sprintf("%s.%d", study, i),
+							Modality: m, SOPUID: fmt.Sprintf("%s.%d.%d", study, i, j), Size: 10, BlobKey: "k"})
+					}
+					_, err := ix.PutMany(ctx, recs, time.Now())
+					errs <- err
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			m := mustSearch(t, ix, Query{Match: map[dicom.Tag]string{tags.StudyInstanceUID: study}})
+			want := append([]string(nil), mods...)
+			sort.Strings(want)
+			if len(m) != 1 || m[0].Study.Modalities != strings.Join(want, `\`) || m[0].Study.NumSeries != len(mods) || m[0].Study.NumInstances != 3*len(mods) {
+				t.Fatalf("round %d: %+v", round, m)
+			}
 		}
 	})
 }
