@@ -9,7 +9,9 @@
 # targets, each run into a fresh store. Then WADO-RS series retrieve of every series
 # from cie and Orthanc (the data of the last round). Prints files/s, MB/s, the load
 # average at each run, the CPU time the server used per file (less sensitive to the
-# machine's load than the wall clock), and the ratios (min–max over the rounds).
+# machine's load than the wall clock), and the ratios (min–max over the rounds); where
+# perf works, the instructions per file each server executes, counted in one more run
+# per target that is not timed (PERF_STAT=0: no such run).
 # CIE_BASE=/path/to/another/cie adds that binary as one more target ("base"), e.g.
 # main's build, for before/after figures in the same run.
 # Needs: Go, dcmtk, Orthanc + orthanc-dicomweb, curl, python3, bc.
@@ -39,14 +41,18 @@ cpu() { awk '{print $14+$15}' "/proc/$1/stat"; } # user+system clock ticks of a 
 # Instructions the server executes (user and kernel), counted by perf where the machine
 # allows it: unlike seconds, they do not depend on what else the machine is doing.
 perf_ok=false
-perf stat -e instructions -x, true >/dev/null 2>&1 && perf_ok=true
+[ "${PERF_STAT:-1}" = 1 ] && perf stat -e instructions -x, true >/dev/null 2>&1 && perf_ok=true
+# The timed runs are not watched: perf's counters cost every context switch of the
+# watched process (on this VM, half again the server's CPU time for cie), so the
+# instructions are counted in one extra, untimed run per target after the rounds.
+use_perf=false
 perf_start() { # pid
-  $perf_ok || return 0
+  $use_perf || return 0
   perf stat -e instructions -x, -o "$tmp/perf.out" -p "$1" >/dev/null 2>&1 & perf_pid=$!
   sleep 0.2
 }
 perf_stop() { # prints " , N M instr/file" or nothing
-  $perf_ok || return 0
+  $use_perf || return 0
   kill -INT "$perf_pid" 2>/dev/null; wait "$perf_pid" 2>/dev/null || true
   awk -F, -v n="$files" '$3 ~ /instructions/ && $1 ~ /^[0-9]+$/ {printf ", %.2f M instr/file", $1/n/1e6}' "$tmp/perf.out"
 }
@@ -54,20 +60,29 @@ record() { # key seconds server-cpu-ticks [perf]
   local r; r=$(echo "$files/$2" | bc -l)
   printf '  %-14s %7.2f s  %7.0f files/s  %6.1f MB/s  server CPU %5.2f ms/file%s  (load %s)\n' "$1" "$2" "$r" \
     "$(echo "$mb/$2" | bc -l)" "$(echo "$3*1000/$(getconf CLK_TCK)/$files" | bc -l)" "${4:-}" "$(load)"
-  echo "$1 $2" >> "$tmp/results"
+  $use_perf || echo "$1 $2" >> "$tmp/results"
 }
 count_cie() { curl -sf -H "Authorization: Bearer $cie_token" "$cie_url/dicomweb/instances?limit=10000&includefield=00080018" | grep -o '"00080018"' | wc -l; }
 count_orthanc() { curl -sf "$orthanc_url/statistics" | python3 -c 'import json,sys; print(json.load(sys.stdin)["CountInstances"])'; }
 
-for round in $(seq 1 "$ROUNDS"); do
-  for par in 1 "$PAR"; do
-    echo "round $round, $par association(s):"
+rounds=$(seq 1 "$ROUNDS")
+$perf_ok && rounds="$rounds perf"
+for round in $rounds; do
+  pars="1 $PAR"
+  if [ "$round" = perf ]; then
+    use_perf=true pars=1
+    echo "instructions (perf stat; an extra run, not in the figures above):"
+  fi
+  for par in $pars; do
+    [ "$round" = perf ] || echo "round $round, $par association(s):"
     cie_node "$tmp/cie-$round-$par"
     c0=$(cpu $cie_pid); perf_start $cie_pid
     send CIE "$cie_dimse" "$par" "$tmp/list" || echo "  storescu reported errors (cie)"
     record "cie-$par" "$took" $(( $(cpu $cie_pid) - c0 )) "$(perf_stop)"
     n=$(count_cie); [ "$n" = "$files" ] || echo "  cie indexed $n of $files"
     [ "$round-$par" = "$ROUNDS-$PAR" ] || { stop_pid $cie_pid; rm -rf "$tmp/cie-$round-$par"; }
+    [ "$round" != perf ] || cie_pid=$last_cie_pid cie_url=$last_cie_url cie_token=$last_cie_token
+    [ "$round-$par" != "$ROUNDS-$PAR" ] || last_cie_pid=$cie_pid last_cie_url=$cie_url last_cie_token=$cie_token
     if [ -n "${CIE_BASE:-}" ]; then
       keep_pid=$cie_pid keep_url=$cie_url keep_token=$cie_token
       cie_node "$tmp/base-$round-$par" "$CIE_BASE"
@@ -85,6 +100,8 @@ for round in $(seq 1 "$ROUNDS"); do
     record "orthanc-$par" "$took" $(( $(cpu $orthanc_pid) - c0 )) "$(perf_stop)"
     n=$(count_orthanc); [ "$n" = "$files" ] || echo "  Orthanc holds $n of $files"
     [ "$round-$par" = "$ROUNDS-$PAR" ] || { stop_pid $orthanc_pid; rm -rf "$tmp/orthanc-$round-$par"; }
+    [ "$round" != perf ] || orthanc_pid=$last_orthanc_pid orthanc_url=$last_orthanc_url
+    [ "$round-$par" != "$ROUNDS-$PAR" ] || last_orthanc_pid=$orthanc_pid last_orthanc_url=$orthanc_url
 
     storescp_floor "$tmp/floor-$round-$par"
     c0=$(cpu $floor_pid); perf_start $floor_pid

@@ -179,10 +179,36 @@ func (s *Store) flush(context.Context) error {
 	// The flushes run at once (at most 64 at a time): a device serves concurrent
 	// flushes together, in about the time of one, where one after the other would cost
 	// one flush each. Their order does not matter: nothing is promised until all are done.
+	var jobs []func() error
+	for _, f := range fds {
+		jobs = append(jobs, func() error {
+			if err := unix.Fdatasync(int(f.Fd())); err != nil {
+				return fmt.Errorf("syncing %s: %w", f.Name(), err)
+			}
+			return nil
+		})
+	}
+	for d := range dirs {
+		jobs = append(jobs, func() error {
+			if err := syncDir(d); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+			return nil
+		})
+	}
+	// The last runs here, the others in goroutines of their own.
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 64)
-	run := func(fn func() error) {
+	for i, fn := range jobs {
+		if i == len(jobs)-1 {
+			if err := fn(); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+			break
+		}
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
@@ -193,22 +219,6 @@ func (s *Store) flush(context.Context) error {
 				mu.Unlock()
 			}
 		}()
-	}
-	for _, f := range fds {
-		run(func() error {
-			if err := unix.Fdatasync(int(f.Fd())); err != nil {
-				return fmt.Errorf("syncing %s: %w", f.Name(), err)
-			}
-			return nil
-		})
-	}
-	for d := range dirs {
-		run(func() error {
-			if err := syncDir(d); err != nil && !errors.Is(err, os.ErrNotExist) {
-				return err
-			}
-			return nil
-		})
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {

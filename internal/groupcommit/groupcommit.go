@@ -29,7 +29,10 @@ func New(flush func(context.Context) error) *Committer {
 }
 
 // Wait returns the error of a run of the flush that started after Wait was called, or
-// ctx's error if ctx ends first (the run then still happens, for the others).
+// ctx's error if ctx ends first (the run then still happens, for the others). A caller
+// that finds no run going runs the flush itself, in its own goroutine: alone, it waits
+// for no hand-over between threads, and it returns when that run ends, whatever ctx
+// does meanwhile.
 func (c *Committer) Wait(ctx context.Context) error {
 	c.mu.Lock()
 	if c.next == nil {
@@ -37,7 +40,12 @@ func (c *Committer) Wait(ctx context.Context) error {
 	}
 	r := c.next
 	if !c.running {
-		c.startLocked()
+		c.next = nil
+		c.running = true
+		c.runs++
+		c.mu.Unlock()
+		c.finish(r)
+		return r.err
 	}
 	c.mu.Unlock()
 	select {
@@ -61,14 +69,17 @@ func (c *Committer) startLocked() {
 	c.next = nil
 	c.running = true
 	c.runs++
-	go func() {
-		r.err = c.flush(context.WithoutCancel(context.Background()))
-		close(r.done)
-		c.mu.Lock()
-		c.running = false
-		if c.next != nil {
-			c.startLocked()
-		}
-		c.mu.Unlock()
-	}()
+	go c.finish(r)
+}
+
+// finish runs the flush for r, then starts the run queued meanwhile, if any.
+func (c *Committer) finish(r *run) {
+	r.err = c.flush(context.WithoutCancel(context.Background()))
+	close(r.done)
+	c.mu.Lock()
+	c.running = false
+	if c.next != nil {
+		c.startLocked()
+	}
+	c.mu.Unlock()
 }

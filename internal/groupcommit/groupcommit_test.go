@@ -82,16 +82,30 @@ func TestError(t *testing.T) {
 	}
 }
 
-// TestCancel checks that a caller can give up on a slow flush.
+// TestCancel checks that a caller waiting for a slow run it did not start can give up,
+// and that the caller running it returns when it ends.
 func TestCancel(t *testing.T) {
-	release := make(chan struct{})
-	c := New(func(context.Context) error { <-release; return nil })
+	release, started := make(chan struct{}), make(chan struct{}, 1)
+	c := New(func(context.Context) error {
+		select {
+		case started <- struct{}{}:
+		default:
+		}
+		<-release
+		return nil
+	})
+	leader := make(chan error, 1)
+	go func() { leader <- c.Wait(context.Background()) }()
+	<-started
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	if err := c.Wait(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("got %v, want deadline exceeded", err)
 	}
 	close(release)
+	if err := <-leader; err != nil {
+		t.Fatalf("the caller that ran the flush: %v", err)
+	}
 	if err := c.Wait(context.Background()); err != nil {
 		t.Fatal(err)
 	}
