@@ -72,6 +72,8 @@ func TestFederation(t *testing.T) {
 	}
 	for name := range nodes {
 		waitFor(t, 30*time.Second, name+" online", online(name))
+		// Online comes with the connection, the address with the node's hello just after.
+		waitFor(t, 30*time.Second, name+"'s hello", func() bool { return nodeStates(t, hubURL, token)[name].HTTPURL != "" })
 	}
 	// The public Nodes page shows which nodes take part, not where they are.
 	var api struct {

@@ -154,6 +154,7 @@ type nodeState struct {
 	State     string `json:"state"`
 	Version   string `json:"version"`
 	Witnessed uint64 `json:"witnessed_size"`
+	HTTPURL   string `json:"http_url"`
 }
 
 // nodeStates returns the hub's view of its nodes by name.
