@@ -29,11 +29,11 @@ type Evaluator struct {
 	MaxAge time.Duration
 	now    func() time.Time
 
-	mu        sync.Mutex // guards now, cur, taken, refreshed
-	cur       *snapshot
-	taken     time.Time  // when cur was read
-	refresh   sync.Mutex // one read of the store at a time
-	refreshed chan struct{}
+	mu         sync.Mutex // guards now, cur, taken, background
+	cur        *snapshot
+	taken      time.Time     // when cur was read
+	background chan struct{} // a background re-read under way (closed when done), or nil
+	reading    sync.Mutex    // one read of the store at a time
 }
 
 // NewEvaluator returns the evaluator of the node's store db.
@@ -71,9 +71,9 @@ func (e *Evaluator) snapshot(ctx context.Context) (*snapshot, error) {
 		e.mu.Lock()
 		s := e.cur
 		if s != nil && s.version == e.db.Changes() {
-			if e.now().Sub(e.taken) > maxAge && e.refreshed == nil {
+			if e.now().Sub(e.taken) > maxAge && e.background == nil {
 				done := make(chan struct{})
-				e.refreshed = done
+				e.background = done
 				go func() {
 					defer close(done)
 					// Detached from the search that noticed: it must not cut the read short.
@@ -83,7 +83,7 @@ func (e *Evaluator) snapshot(ctx context.Context) (*snapshot, error) {
 						e.mu.Unlock()
 					}
 					e.mu.Lock()
-					e.refreshed = nil
+					e.background = nil
 					e.mu.Unlock()
 				}()
 			}
@@ -101,8 +101,8 @@ func (e *Evaluator) snapshot(ctx context.Context) (*snapshot, error) {
 // reload reads a new snapshot in place of stale (nil at first), unless another reload
 // replaced stale meanwhile, in which case it returns nil and the caller looks again.
 func (e *Evaluator) reload(ctx context.Context, stale *snapshot) (*snapshot, error) {
-	e.refresh.Lock()
-	defer e.refresh.Unlock()
+	e.reading.Lock()
+	defer e.reading.Unlock()
 	e.mu.Lock()
 	replaced := e.cur != stale
 	taken := e.now()
