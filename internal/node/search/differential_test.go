@@ -3,12 +3,14 @@ package search
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"reflect"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/cancerimage/cie/internal/cdm"
 	"github.com/cancerimage/cie/internal/query"
 )
 
@@ -211,4 +213,66 @@ func TestSnapshotFollowsChanges(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// TestConditionLeavesHoldOnOneCondition: under an AND, diagnosis and age (or year) at
+// diagnosis must hold on the same condition. A patient diagnosed with one cancer at
+// 40–60 who gets a second, lung cancer, at 75 matches "lung cancer AND age 70–80" but
+// not "lung cancer AND age 40–60"; the SQL reference agrees, on both engines.
+func TestConditionLeavesHoldOnOneCondition(t *testing.T) {
+	engines(t, func(t *testing.T, f *fixture) {
+		ctx := context.Background()
+		db := f.a.DB()
+		const lung = "363358000"
+		var pid string
+		err := db.QueryRow(ctx, `SELECT MIN(c.patient_id) FROM cdm_cancer_condition c
+			JOIN studies st ON st.patient_id = c.patient_id JOIN dataset_studies ds ON ds.study_uid = st.study_uid
+			WHERE ds.dataset_id IN (?, ?) AND c.age_at_diagnosis BETWEEN 40 AND 60 AND c.code <> ?
+			AND c.patient_id NOT IN (SELECT patient_id FROM cdm_cancer_condition WHERE code = ?)`, f.ct, f.mr, lung, lung).Scan(&pid)
+		if err != nil || pid == "" {
+			t.Fatalf("no patient aged 40–60 at diagnosis without lung cancer: %q %v", pid, err)
+		}
+		q := func(lo, hi int) *query.Query {
+			return mustParse(t, fmt.Sprintf(`{"ast":{"operand":"AND","children":[
+				{"key":"SNOMEDCT439401001","type":"EQUALS","value":"SNOMEDCT%s"},
+				{"key":"SNOMEDCT423493009","type":"BETWEEN","value":{"min":%d,"max":%d}}]}}`, lung, lo, hi))
+		}
+		subjects := func(q *query.Query) (snap, ref int) {
+			t.Helper()
+			got, err := f.ev.Evaluate(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := sqlEvaluate(ctx, db, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range got {
+				snap += got[i].Subjects
+				ref += want[i].Subjects
+			}
+			return snap, ref
+		}
+		mid, old := q(40, 60), q(70, 80)
+		midBefore, _ := subjects(mid)
+		oldBefore, _ := subjects(old)
+		if _, err := db.Exec(ctx, `INSERT INTO cdm_cancer_condition (id, patient_id, code_system, code, age_at_diagnosis, year_of_diagnosis, hash, updated_ms)
+			VALUES ('test-second-cancer', ?, ?, ?, 75, 2024, '', 0)`, pid, cdm.SystemSNOMED, lung); err != nil {
+			t.Fatal(err)
+		}
+		db.MarkChanged()
+		if snap, ref := subjects(mid); snap != midBefore || ref != midBefore {
+			t.Errorf("lung cancer at 40–60: %d subjects (SQL %d), before the second cancer %d", snap, ref, midBefore)
+		}
+		if snap, ref := subjects(old); snap <= oldBefore || ref != snap {
+			t.Errorf("lung cancer at 70–80: %d subjects (SQL %d), before the second cancer %d", snap, ref, oldBefore)
+		}
+		// Under an OR each leaf stands alone: the patient now matches through either.
+		either := mustParse(t, fmt.Sprintf(`{"ast":{"operand":"OR","children":[
+			{"key":"SNOMEDCT439401001","type":"EQUALS","value":"SNOMEDCT%s"},
+			{"key":"SNOMEDCT423493009","type":"BETWEEN","value":{"min":40,"max":60}}]}}`, lung))
+		if snap, ref := subjects(either); snap != ref || snap == 0 {
+			t.Errorf("lung cancer or 40–60: %d subjects, SQL %d", snap, ref)
+		}
+	})
 }

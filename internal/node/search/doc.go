@@ -15,9 +15,12 @@
 // and year of diagnosis and diagnosis: cdm_cancer_condition; tumour markers:
 // cdm_tumor_marker_test by the hyper-ontology code or the LOINC codes of markerTests;
 // grade and stage: cdm_histologic_grade, cdm_cancer_stage by the hyper-ontology code,
-// with or without its "EUCAIM_Hyper-Ontology_V1.0." prefix). Each patient leaf is
-// tested on its own: with two conditions, "age 40–60 AND breast cancer" may be met by
-// different ones. NOT_EQUALS needs a known value that differs. Tumour assessments
+// with or without its "EUCAIM_Hyper-Ontology_V1.0." prefix). The leaves on a cancer
+// condition (diagnosis, age and year of diagnosis) that are children of one AND must
+// hold on the same condition: "breast cancer AND age 40–60" is a breast cancer
+// diagnosed at 40–60, not a breast cancer and some other cancer at 40–60. Other patient
+// leaves, and condition leaves under an OR or in different groups, are tested each on
+// its own. NOT_EQUALS needs a known value that differs. Tumour assessments
 // (BI-RADS, PI-RADS) have no CDM table: Supported is false for them, and the node
 // answers them as unsupported rather than with a zero.
 //

@@ -260,14 +260,29 @@ func (c *compiler) node(n *query.Node) (cond, error) {
 	if n.Leaf != nil {
 		return c.leaf(n.Leaf)
 	}
-	kids := make([]cond, len(n.Children))
-	onlyStudy := true
+	var kids []cond
+	var condTests []func(*conditionRec) bool // an AND's condition leaves, held on one condition
 	for i := range n.Children {
-		k, err := c.node(&n.Children[i])
+		ch := &n.Children[i]
+		if n.Operand != query.Or && ch.Leaf != nil && conditionLeaf(ch.Leaf) {
+			t, err := c.conditionTest(ch.Leaf)
+			if err != nil {
+				return cond{}, err
+			}
+			condTests = append(condTests, t)
+			continue
+		}
+		k, err := c.node(ch)
 		if err != nil {
 			return cond{}, err
 		}
-		kids[i] = k
+		kids = append(kids, k)
+	}
+	if len(condTests) > 0 {
+		kids = append(kids, c.anyCondition(condTests))
+	}
+	onlyStudy := true
+	for _, k := range kids {
 		onlyStudy = onlyStudy && k.series == nil
 	}
 	if n.Operand == query.Or && len(kids) > 0 {
@@ -351,6 +366,62 @@ func (c *compiler) patients(f func(p *patientRec) bool) cond {
 		t[i] = f(&c.s.patients[i])
 	}
 	return cond{study: func(st *studyRec) bool { return t[st.patient] }}
+}
+
+// conditionLeaf reports whether l tests a cancer condition (diagnosis, age or year of
+// diagnosis): the leaves an AND holds on one and the same condition.
+func conditionLeaf(l *query.Leaf) bool {
+	k, ok := query.LookupKey(l.Key)
+	if !ok {
+		return false
+	}
+	switch k.Concept {
+	case query.ConceptDiagnosis, query.ConceptAgeAtDiagnosis, query.ConceptYearOfDiagnosis:
+		return true
+	}
+	return false
+}
+
+// conditionTest compiles a condition leaf to a test of one condition row.
+func (c *compiler) conditionTest(l *query.Leaf) (func(*conditionRec) bool, error) {
+	k, _ := query.LookupKey(l.Key)
+	if k.Concept == query.ConceptDiagnosis {
+		terms, not, err := codes(k, l)
+		if err != nil {
+			return nil, err
+		}
+		vals := map[string]bool{}
+		for _, t := range terms {
+			vals[t.Code] = true
+		}
+		t := c.s.setWhere(func(v string) bool { return vals[v] })
+		snomed := c.s.id(cdm.SystemSNOMED)
+		return func(cn *conditionRec) bool { return (cn.system == snomed && t[cn.code]) != not }, nil
+	}
+	test, err := numberTest(l)
+	if err != nil {
+		return nil, err
+	}
+	if k.Concept == query.ConceptYearOfDiagnosis {
+		return func(cn *conditionRec) bool { return cn.hasYear && test(cn.year) }, nil
+	}
+	return func(cn *conditionRec) bool { return cn.hasAge && test(cn.age) }, nil
+}
+
+// anyCondition holds for a patient with a condition that passes every test.
+func (c *compiler) anyCondition(tests []func(*conditionRec) bool) cond {
+	return c.patients(func(p *patientRec) bool {
+		for i := range p.conditions {
+			all := true
+			for _, t := range tests {
+				all = all && t(&p.conditions[i])
+			}
+			if all {
+				return true
+			}
+		}
+		return false
+	})
 }
 
 // numberTest returns the comparison a numeric leaf makes.
@@ -457,40 +528,12 @@ func (c *compiler) leaf(l *query.Leaf) (cond, error) {
 			return byCDM.study(st) || len(s.patients[st.patient].sexes) == 0 && dicomT[st.dicomSex]
 		}}, nil
 
-	case query.ConceptAgeAtDiagnosis, query.ConceptYearOfDiagnosis:
-		test, err := numberTest(l)
+	case query.ConceptAgeAtDiagnosis, query.ConceptYearOfDiagnosis, query.ConceptDiagnosis:
+		test, err := c.conditionTest(l)
 		if err != nil {
 			return cond{}, err
 		}
-		year := k.Concept == query.ConceptYearOfDiagnosis
-		return c.patients(func(p *patientRec) bool {
-			for _, cn := range p.conditions {
-				if year && cn.hasYear && test(cn.year) || !year && cn.hasAge && test(cn.age) {
-					return true
-				}
-			}
-			return false
-		}), nil
-
-	case query.ConceptDiagnosis:
-		terms, not, err := codes(k, l)
-		if err != nil {
-			return cond{}, err
-		}
-		vals := map[string]bool{}
-		for _, t := range terms {
-			vals[t.Code] = true
-		}
-		t := s.setWhere(func(v string) bool { return vals[v] })
-		snomed := s.id(cdm.SystemSNOMED)
-		return c.patients(func(p *patientRec) bool {
-			for _, cn := range p.conditions {
-				if (cn.system == snomed && t[cn.code]) != not {
-					return true
-				}
-			}
-			return false
-		}), nil
+		return c.anyCondition([]func(*conditionRec) bool{test}), nil
 
 	case query.ConceptTumorMarker:
 		tests := map[string]bool{k.Key: true, k.Code: true}

@@ -239,13 +239,31 @@ func (b *builder) node(n *query.Node) (string, error) {
 	if len(n.Children) == 0 {
 		return "1 = 1", nil
 	}
-	parts := make([]string, len(n.Children))
+	// An AND's condition leaves hold on one condition row: written after the other
+	// children, as the arguments are bound in the order they are written.
+	var parts, conds []string
+	var condLeaves []*query.Leaf
 	for i := range n.Children {
-		s, err := b.node(&n.Children[i])
+		ch := &n.Children[i]
+		if n.Operand != query.Or && ch.Leaf != nil && conditionLeaf(ch.Leaf) {
+			condLeaves = append(condLeaves, ch.Leaf)
+			continue
+		}
+		s, err := b.node(ch)
 		if err != nil {
 			return "", err
 		}
-		parts[i] = "(" + s + ")"
+		parts = append(parts, "("+s+")")
+	}
+	for _, l := range condLeaves {
+		w, err := b.conditionWhere(l)
+		if err != nil {
+			return "", err
+		}
+		conds = append(conds, "("+w+")")
+	}
+	if len(conds) > 0 {
+		parts = append(parts, "("+patientIn("cdm_cancer_condition", strings.Join(conds, " AND "))+")")
 	}
 	op := " AND "
 	if n.Operand == query.Or {
@@ -283,6 +301,35 @@ func (b *builder) number(col string, l *query.Leaf) (string, error) {
 		return col + " >= " + b.arg(l.Number), nil
 	}
 	return "", fmt.Errorf("search: key %s: operator %s on numbers", l.Key, l.Type)
+}
+
+// conditionWhere writes a condition leaf as a test of one cdm_cancer_condition row.
+func (b *builder) conditionWhere(l *query.Leaf) (string, error) {
+	k, _ := query.LookupKey(l.Key)
+	if k.Concept == query.ConceptDiagnosis {
+		terms, not, err := codes(k, l)
+		if err != nil {
+			return "", err
+		}
+		vals := make([]string, len(terms))
+		for i, t := range terms {
+			vals[i] = t.Code
+		}
+		w := "code_system = " + b.arg(cdm.SystemSNOMED) + " AND code IN " + b.list(vals)
+		if not {
+			return "NOT (" + w + ")", nil
+		}
+		return w, nil
+	}
+	col := "age_at_diagnosis"
+	if k.Concept == query.ConceptYearOfDiagnosis {
+		col = "year_of_diagnosis"
+	}
+	c, err := b.number(col, l)
+	if err != nil {
+		return "", err
+	}
+	return col + " IS NOT NULL AND " + c, nil
 }
 
 // likeEscape escapes LIKE's wildcards with '\'.
@@ -377,31 +424,12 @@ func (b *builder) leaf(l *query.Leaf) (string, error) {
 		}
 		return s, nil
 
-	case query.ConceptAgeAtDiagnosis, query.ConceptYearOfDiagnosis:
-		col := "age_at_diagnosis"
-		if k.Concept == query.ConceptYearOfDiagnosis {
-			col = "year_of_diagnosis"
-		}
-		c, err := b.number(col, l)
+	case query.ConceptAgeAtDiagnosis, query.ConceptYearOfDiagnosis, query.ConceptDiagnosis:
+		w, err := b.conditionWhere(l)
 		if err != nil {
 			return "", err
 		}
-		return patientIn("cdm_cancer_condition", col+" IS NOT NULL AND "+c), nil
-
-	case query.ConceptDiagnosis:
-		terms, not, err := codes(k, l)
-		if err != nil {
-			return "", err
-		}
-		vals := make([]string, len(terms))
-		for i, t := range terms {
-			vals[i] = t.Code
-		}
-		sys := b.arg(cdm.SystemSNOMED)
-		if not {
-			return patientIn("cdm_cancer_condition", "NOT (code_system = "+sys+" AND code IN "+b.list(vals)+")"), nil
-		}
-		return patientIn("cdm_cancer_condition", "code_system = "+sys+" AND code IN "+b.list(vals)), nil
+		return patientIn("cdm_cancer_condition", w), nil
 
 	case query.ConceptTumorMarker:
 		tests := append([]string{k.Key, k.Code}, markerTests[k.Code]...)
