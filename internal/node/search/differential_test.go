@@ -264,6 +264,16 @@ func TestConditionLeavesHoldOnOneCondition(t *testing.T) {
 		if snap, ref := subjects(mid); snap != midBefore || ref != midBefore {
 			t.Errorf("lung cancer at 40–60: %d subjects (SQL %d), before the second cancer %d", snap, ref, midBefore)
 		}
+		// The same with the diagnosis in an OR of condition leaves (as the explorer sends
+		// several codes of one key): still one condition.
+		midOr := mustParse(t, fmt.Sprintf(`{"ast":{"operand":"AND","children":[
+			{"operand":"OR","children":[
+				{"key":"SNOMEDCT439401001","type":"EQUALS","value":"SNOMEDCT%s"},
+				{"key":"SNOMEDCT432213005","type":"LOWER_THAN","value":1900}]},
+			{"key":"SNOMEDCT423493009","type":"BETWEEN","value":{"min":40,"max":60}}]}}`, lung))
+		if snap, ref := subjects(midOr); snap != midBefore || ref != midBefore {
+			t.Errorf("(lung cancer or diagnosed before 1900) at 40–60: %d subjects (SQL %d), want %d", snap, ref, midBefore)
+		}
 		if snap, ref := subjects(old); snap <= oldBefore || ref != snap {
 			t.Errorf("lung cancer at 70–80: %d subjects (SQL %d), before the second cancer %d", snap, ref, oldBefore)
 		}

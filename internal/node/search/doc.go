@@ -16,8 +16,8 @@
 // cdm_tumor_marker_test by the hyper-ontology code or the LOINC codes of markerTests;
 // grade and stage: cdm_histologic_grade, cdm_cancer_stage by the hyper-ontology code,
 // with or without its "EUCAIM_Hyper-Ontology_V1.0." prefix). The leaves on a cancer
-// condition (diagnosis, age and year of diagnosis) that are children of one AND must
-// hold on the same condition: "breast cancer AND age 40–60" is a breast cancer
+// condition (diagnosis, age and year of diagnosis) that are children of one AND, alone
+// or as an OR of such leaves, must hold on the same condition: "breast cancer AND age 40–60" is a breast cancer
 // diagnosed at 40–60, not a breast cancer and some other cancer at 40–60. Other patient
 // leaves, and condition leaves under an OR or in different groups, are tested each on
 // its own. NOT_EQUALS needs a known value that differs. Tumour assessments

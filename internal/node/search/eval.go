@@ -264,8 +264,8 @@ func (c *compiler) node(n *query.Node) (cond, error) {
 	var condTests []func(*conditionRec) bool // an AND's condition leaves, held on one condition
 	for i := range n.Children {
 		ch := &n.Children[i]
-		if n.Operand != query.Or && ch.Leaf != nil && conditionLeaf(ch.Leaf) {
-			t, err := c.conditionTest(ch.Leaf)
+		if n.Operand != query.Or && conditionNode(ch) {
+			t, err := c.conditionNodeTest(ch)
 			if err != nil {
 				return cond{}, err
 			}
@@ -380,6 +380,46 @@ func conditionLeaf(l *query.Leaf) bool {
 		return true
 	}
 	return false
+}
+
+// conditionNode reports whether n tests one cancer condition: a condition leaf, or an
+// OR of condition leaves ("breast or lung cancer").
+func conditionNode(n *query.Node) bool {
+	if n.Leaf != nil {
+		return conditionLeaf(n.Leaf)
+	}
+	if n.Operand != query.Or || len(n.Children) == 0 {
+		return false
+	}
+	for i := range n.Children {
+		if l := n.Children[i].Leaf; l == nil || !conditionLeaf(l) {
+			return false
+		}
+	}
+	return true
+}
+
+// conditionNodeTest compiles a conditionNode to a test of one condition row.
+func (c *compiler) conditionNodeTest(n *query.Node) (func(*conditionRec) bool, error) {
+	if n.Leaf != nil {
+		return c.conditionTest(n.Leaf)
+	}
+	var ts []func(*conditionRec) bool
+	for i := range n.Children {
+		t, err := c.conditionTest(n.Children[i].Leaf)
+		if err != nil {
+			return nil, err
+		}
+		ts = append(ts, t)
+	}
+	return func(cn *conditionRec) bool {
+		for _, t := range ts {
+			if t(cn) {
+				return true
+			}
+		}
+		return false
+	}, nil
 }
 
 // conditionTest compiles a condition leaf to a test of one condition row.

@@ -242,11 +242,11 @@ func (b *builder) node(n *query.Node) (string, error) {
 	// An AND's condition leaves hold on one condition row: written after the other
 	// children, as the arguments are bound in the order they are written.
 	var parts, conds []string
-	var condLeaves []*query.Leaf
+	var condNodes []*query.Node
 	for i := range n.Children {
 		ch := &n.Children[i]
-		if n.Operand != query.Or && ch.Leaf != nil && conditionLeaf(ch.Leaf) {
-			condLeaves = append(condLeaves, ch.Leaf)
+		if n.Operand != query.Or && conditionNode(ch) {
+			condNodes = append(condNodes, ch)
 			continue
 		}
 		s, err := b.node(ch)
@@ -255,12 +255,23 @@ func (b *builder) node(n *query.Node) (string, error) {
 		}
 		parts = append(parts, "("+s+")")
 	}
-	for _, l := range condLeaves {
-		w, err := b.conditionWhere(l)
-		if err != nil {
-			return "", err
+	for _, cn := range condNodes {
+		leaves := []*query.Leaf{cn.Leaf}
+		if cn.Leaf == nil {
+			leaves = leaves[:0]
+			for i := range cn.Children {
+				leaves = append(leaves, cn.Children[i].Leaf)
+			}
 		}
-		conds = append(conds, "("+w+")")
+		var ors []string
+		for _, l := range leaves {
+			w, err := b.conditionWhere(l)
+			if err != nil {
+				return "", err
+			}
+			ors = append(ors, "("+w+")")
+		}
+		conds = append(conds, "("+strings.Join(ors, " OR ")+")")
 	}
 	if len(conds) > 0 {
 		parts = append(parts, "("+patientIn("cdm_cancer_condition", strings.Join(conds, " AND "))+")")
