@@ -116,6 +116,10 @@ func (n *Node) auditPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := web.AuditData{Origin: AuditOrigin(n.cfg.Name), Checkpoint: string(cp), Size: n.audit.Size()}
+	if d.Queued, d.QueuedEvery, err = n.search.Queued(ctx); err != nil {
+		n.gate.RenderError(w, r, http.StatusInternalServerError, err.Error())
+		return
+	}
 	from := uint64(0)
 	if d.Size > 100 {
 		from = d.Size - 100

@@ -27,6 +27,10 @@ type AuditData struct {
 	Checkpoint string       // the latest signed checkpoint, as text
 	Entries    []AuditRow   // newest first
 	Witnessed  []WitnessRow // hub only: the latest witnessed checkpoint per node
+	// Queued counts events recorded but not yet in the log (node: searches' events,
+	// moved in batches every QueuedEvery).
+	Queued      uint64
+	QueuedEvery time.Duration
 }
 
 // AuditRow is one entry of an audit log.

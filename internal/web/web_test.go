@@ -170,6 +170,14 @@ func TestAuditPage(t *testing.T) {
 			if strings.Index(body, `data-index="5122"`) > strings.Index(body, `data-index="5121"`) {
 				t.Error("entries reordered")
 			}
+			if strings.Contains(body, `id="audit-queued"`) {
+				t.Error("a queue shown with nothing queued")
+			}
+			queued := sampleAudit()
+			queued.Queued, queued.QueuedEvery = 3, 10*time.Second
+			if _, _, qb := render(t, s, 200, "audit", Page{Title: "Audit", Active: "audit", Data: queued}); !strings.Contains(qb, "3 search events, recorded and moved into the log within 10s") {
+				t.Error("queued search events not shown")
+			}
 			hasWitness := strings.Contains(body, "Witnessed node checkpoints")
 			if hasWitness != (product == "hub") {
 				t.Errorf("witnessed table shown=%v for %s", hasWitness, product)

@@ -90,6 +90,16 @@ func (s *Service) FlushAudit(ctx context.Context) error {
 	}
 }
 
+// Queued counts the search events not yet moved into the audit log, and says how often
+// they are moved.
+func (s *Service) Queued(ctx context.Context) (uint64, time.Duration, error) {
+	var n uint64
+	if err := s.db.QueryRow(ctx, `SELECT COUNT(*) FROM search_audit_queue`).Scan(&n); err != nil {
+		return 0, 0, fmt.Errorf("search: counting the audit queue: %w", err)
+	}
+	return n, s.auditEvery, nil
+}
+
 // queued reads the oldest queued events, at most auditBatch.
 func (s *Service) queued(ctx context.Context) ([]string, []audit.Event, error) {
 	var ids []string
