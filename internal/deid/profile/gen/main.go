@@ -12,12 +12,11 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/cancerimage/cie/internal/dicom/tagpattern"
 	"go/format"
 	"log"
-	"math/bits"
 	"os"
 	"sort"
-	"strconv"
 	"strings"
 )
 
@@ -112,13 +111,7 @@ func main() {
 		}
 	}
 	sort.Slice(exact, func(i, j int) bool { return exact[i].tag < exact[j].tag })
-	sort.Slice(wild, func(i, j int) bool {
-		bi, bj := bits.OnesCount32(wild[i].mask), bits.OnesCount32(wild[j].mask)
-		if bi != bj {
-			return bi > bj
-		}
-		return wild[i].tag < wild[j].tag
-	})
+	tagpattern.Sort(len(wild), func(i int) (uint32, uint32) { return wild[i].tag, wild[i].mask }, func(i, j int) { wild[i], wild[j] = wild[j], wild[i] })
 	all := append(exact, wild...)
 
 	var b bytes.Buffer
@@ -158,21 +151,5 @@ func parseTag(s string) (tag, mask uint32, err error) {
 	if strings.EqualFold(strings.Join(strings.Fields(s), " "), "(GGGG,EEEE) WHERE GGGG IS ODD") {
 		return 0x00010000, 0x00010000, nil
 	}
-	if len(s) != 11 || s[0] != '(' || s[5] != ',' || s[10] != ')' {
-		return 0, 0, fmt.Errorf("bad tag %q", s)
-	}
-	for _, c := range s[1:5] + s[6:10] {
-		tag <<= 4
-		mask <<= 4
-		if c == 'x' || c == 'X' {
-			continue
-		}
-		v, err := strconv.ParseUint(string(c), 16, 8)
-		if err != nil {
-			return 0, 0, fmt.Errorf("bad tag %q", s)
-		}
-		tag |= uint32(v)
-		mask |= 0xF
-	}
-	return tag, mask, nil
+	return tagpattern.Parse(s)
 }

@@ -11,12 +11,11 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/cancerimage/cie/internal/dicom/tagpattern"
 	"go/format"
 	"log"
-	"math/bits"
 	"os"
 	"sort"
-	"strconv"
 	"strings"
 )
 
@@ -86,13 +85,7 @@ func main() {
 	}
 	sort.Slice(exact, func(i, j int) bool { return exact[i].tag < exact[j].tag })
 	// Most specific wildcard first, so that Lookup can take the first match.
-	sort.Slice(wild, func(i, j int) bool {
-		bi, bj := bits.OnesCount32(wild[i].mask), bits.OnesCount32(wild[j].mask)
-		if bi != bj {
-			return bi > bj
-		}
-		return wild[i].tag < wild[j].tag
-	})
+	tagpattern.Sort(len(wild), func(i int) (uint32, uint32) { return wild[i].tag, wild[i].mask }, func(i, j int) { wild[i], wild[j] = wild[j], wild[i] })
 	all := append(exact, wild...)
 	if len(all) > 1<<16 {
 		log.Fatal("gen: too many entries for a uint16 index")
@@ -165,26 +158,7 @@ func first(s []string) string {
 
 // parseTag reads "(gggg,eeee)" where any hex digit may be x or X; it returns
 // the tag with wildcard digits zero and the mask of the fixed bits.
-func parseTag(s string) (tag, mask uint32, err error) {
-	if len(s) != 11 || s[0] != '(' || s[5] != ',' || s[10] != ')' {
-		return 0, 0, fmt.Errorf("bad tag %q", s)
-	}
-	digits := s[1:5] + s[6:10]
-	for _, c := range digits {
-		tag <<= 4
-		mask <<= 4
-		if c == 'x' || c == 'X' {
-			continue
-		}
-		v, err := strconv.ParseUint(string(c), 16, 8)
-		if err != nil {
-			return 0, 0, fmt.Errorf("bad tag %q", s)
-		}
-		tag |= uint32(v)
-		mask |= 0xF
-	}
-	return tag, mask, nil
-}
+func parseTag(s string) (tag, mask uint32, err error) { return tagpattern.Parse(s) }
 
 // writeTags writes one dicom.Tag constant per exact entry that has a keyword.
 func writeTags(out string, exact []entry) {
