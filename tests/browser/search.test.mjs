@@ -139,6 +139,12 @@ test("a node's data holder sees its search policy and the researcher's spent bud
     assert.equal(Number(cells[2]) + Number(cells[3]), 20, `spent ${cells[2]} + left ${cells[3]} is the budget`);
     assert.ok(Number(cells[2]) >= 1, `spent: ${cells[2]}`);
     await page.screenshot({ path: join(shots, 'search-policy.png'), fullPage: true });
+    // The node's audit log has the researcher's search, or says it is queued for it
+    // (search events move into the log in batches).
+    await page.goto(node.url + '/audit');
+    const queued = await page.locator('#audit-queued').count();
+    const logged = await page.locator('tr[data-index]', { hasText: 'search' }).filter({ hasText: researcher.name }).count();
+    assert.ok(queued + logged > 0, 'the search is neither in the audit log nor queued for it');
   } finally {
     await b.close();
   }
