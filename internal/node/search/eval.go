@@ -513,20 +513,9 @@ func (c *compiler) leaf(l *query.Leaf) (cond, error) {
 		return cond{series: func(_ *studyRec, se *seriesRec) bool { return t[se.modality] }}, nil
 
 	case query.ConceptManufacturer:
-		// The vocabulary's DICOM value is what Manufacturer contains, upper case.
-		var pats []string
-		not := false
-		if l.Type == query.Contains {
-			pats = []string{strings.ToUpper(l.Text)}
-		} else {
-			terms, n, err := codes(k, l)
-			if err != nil {
-				return cond{}, err
-			}
-			not = n
-			for _, t := range terms {
-				pats = append(pats, t.DICOM)
-			}
+		pats, not, err := manufacturerPatterns(k, l)
+		if err != nil {
+			return cond{}, err
 		}
 		t := s.setWhere(func(v string) bool { // v: the Manufacturer, upper case
 			m := false

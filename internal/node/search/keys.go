@@ -2,6 +2,7 @@ package search
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/cancerimage/cie/internal/query"
 )
@@ -51,4 +52,22 @@ func codes(k *query.Key, l *query.Leaf) ([]query.Term, bool, error) {
 		out = append(out, t)
 	}
 	return out, l.Type == query.NotEquals, nil
+}
+
+// manufacturerPatterns lists what a manufacturer leaf looks for in the Manufacturer
+// (upper case): the CONTAINS text, or the DICOM values of the codes (the vocabulary's
+// text each manufacturer's name contains), and whether the leaf negates them.
+func manufacturerPatterns(k *query.Key, l *query.Leaf) ([]string, bool, error) {
+	if l.Type == query.Contains {
+		return []string{strings.ToUpper(l.Text)}, false, nil
+	}
+	terms, not, err := codes(k, l)
+	if err != nil {
+		return nil, false, err
+	}
+	pats := make([]string, len(terms))
+	for i, t := range terms {
+		pats[i] = t.DICOM
+	}
+	return pats, not, nil
 }

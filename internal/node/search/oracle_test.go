@@ -381,20 +381,9 @@ func (b *builder) leaf(l *query.Leaf) (string, error) {
 		return col + " IN " + b.list(vals), nil
 
 	case query.ConceptManufacturer:
-		// The vocabulary's DICOM value is what Manufacturer contains, upper case.
-		var pats []string
-		not := false
-		if l.Type == query.Contains {
-			pats = []string{strings.ToUpper(l.Text)}
-		} else {
-			terms, n, err := codes(k, l)
-			if err != nil {
-				return "", err
-			}
-			not = n
-			for _, t := range terms {
-				pats = append(pats, t.DICOM)
-			}
+		pats, not, err := manufacturerPatterns(k, l)
+		if err != nil {
+			return "", err
 		}
 		var ors []string
 		for _, p := range pats {
