@@ -53,34 +53,35 @@ func main() {
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the measured searches here")
 	flag.Parse()
 	profile = *cpuprofile
-	if err := run(*counts, *patients, *queries, *dir, *mapping, *timeout); err != nil {
+	if _, err := run(*counts, *patients, *queries, *dir, *mapping, *timeout); err != nil {
 		fmt.Fprintln(os.Stderr, "fedsearch:", err)
 		os.Exit(1)
 	}
 }
 
-func run(counts string, patients, queries int, dir, mappingPath string, timeout time.Duration) error {
+// run measures each node count and returns how many node answers were not "ok" in all.
+func run(counts string, patients, queries int, dir, mappingPath string, timeout time.Duration) (notOK int, err error) {
 	var ns []int
 	for _, s := range strings.Split(counts, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n < 1 || n > 999 {
-			return fmt.Errorf("-nodes: %q is not a node count (1–999)", s)
+			return 0, fmt.Errorf("-nodes: %q is not a node count (1–999)", s)
 		}
 		ns = append(ns, n)
 	}
 	mapping, err := os.ReadFile(mappingPath)
 	if err != nil {
-		return fmt.Errorf("reading the clinical mapping (run from the repository's root): %w", err)
+		return 0, fmt.Errorf("reading the clinical mapping (run from the repository's root): %w", err)
 	}
 	if dir == "" {
 		if dir, err = os.MkdirTemp("", "fedsearch"); err != nil {
-			return err
+			return 0, err
 		}
 		defer os.RemoveAll(dir)
 	}
 	logf, err := os.Create(filepath.Join(dir, "log.txt"))
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer logf.Close()
 	log := slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -90,29 +91,31 @@ func run(counts string, patients, queries int, dir, mappingPath string, timeout 
 	start := time.Now()
 	db, err := store.OpenMigrated(ctx, template, log, migrations.FS, migrations.Table)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	studies, err := searchscale.Fill(ctx, db, "bench", 7, patients, string(mapping))
 	if cerr := db.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("generating the node data: %w", err)
+		return 0, fmt.Errorf("generating the node data: %w", err)
 	}
 	st, err := os.Stat(template)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	fmt.Printf("each node: %d studies of %d generated patients in one published dataset, SQLite %.0f MB (made in %s); %d CPUs\n",
 		studies, patients, float64(st.Size())/1e6, time.Since(start).Round(time.Second), runtime.NumCPU())
 	fmt.Printf("query: female AND age at diagnosis in [a, a+20] (a drawn from 30–50) AND an MR series; %d searches per node count, one at a time\n", queries)
 	fmt.Printf("%6s  %-34s  %-34s  %s\n", "nodes", "search p50 / p90 / p99 / max (ms)", "node answer p50 / p99 / max (ms)", "not ok")
 	for _, n := range ns {
-		if err := phase(ctx, dir, template, n, queries, timeout, log); err != nil {
-			return fmt.Errorf("%d nodes: %w", n, err)
+		bad, err := phase(ctx, dir, template, n, queries, timeout, log)
+		if err != nil {
+			return notOK, fmt.Errorf("%d nodes: %w", n, err)
 		}
+		notOK += bad
 	}
-	return nil
+	return notOK, nil
 }
 
 func freeAddr() (string, error) {
@@ -125,7 +128,7 @@ func freeAddr() (string, error) {
 }
 
 // phase starts a fresh hub and n nodes, measures, and stops them all.
-func phase(ctx context.Context, dir, template string, n, queries int, timeout time.Duration, log *slog.Logger) error {
+func phase(ctx context.Context, dir, template string, n, queries int, timeout time.Duration, log *slog.Logger) (int, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer func() {
@@ -140,27 +143,27 @@ func phase(ctx context.Context, dir, template string, n, queries int, timeout ti
 	hcfg.DataDir = filepath.Join(dir, fmt.Sprintf("hub-%d", n))
 	var err error
 	if hcfg.HTTP.Listen, err = freeAddr(); err != nil {
-		return err
+		return 0, err
 	}
 	if hcfg.Bus.Listen, err = freeAddr(); err != nil {
-		return err
+		return 0, err
 	}
 	hcfg.HTTP.PublicURL, hcfg.Bus.PublicURL = "", ""
 	hcfg.Search.Timeout = timeout
 	if err := os.MkdirAll(hcfg.DataDir, 0o700); err != nil {
-		return err
+		return 0, err
 	}
 	if err := hcfg.Validate(); err != nil {
-		return err
+		return 0, err
 	}
 	hdb, err := hub.OpenStore(ctx, hcfg, log)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	keys, err := hub.LoadKeys(hcfg)
 	if err != nil {
 		hdb.Close()
-		return err
+		return 0, err
 	}
 	users := auth.NewUsers(hdb)
 	token := func(name, role string) (string, error) {
@@ -173,26 +176,26 @@ func phase(ctx context.Context, dir, template string, n, queries int, timeout ti
 	researcher, err := token("researcher", auth.RoleResearcher)
 	if err != nil {
 		hdb.Close()
-		return err
+		return 0, err
 	}
 	admin, err := token("admin", auth.RolePlatformAdmin)
 	if err != nil {
 		hdb.Close()
-		return err
+		return 0, err
 	}
 	creds := make([]bus.Credentials, n)
 	for i := range n {
 		if creds[i], err = hub.RegisterNode(ctx, hdb, hcfg, keys, nodeName(i), "bench"); err != nil {
 			hdb.Close()
-			return err
+			return 0, err
 		}
 	}
 	if err := hdb.Close(); err != nil {
-		return err
+		return 0, err
 	}
 	h, err := hub.New(ctx, hcfg, log)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	hubDone := make(chan error, 1)
 	wg.Add(1)
@@ -206,7 +209,7 @@ func phase(ctx context.Context, dir, template string, n, queries int, timeout ti
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	}); err != nil {
-		return fmt.Errorf("hub: %w", err)
+		return 0, fmt.Errorf("hub: %w", err)
 	}
 
 	// The nodes: each in its own folder, with its own copy of the generated store.
@@ -219,27 +222,27 @@ func phase(ctx context.Context, dir, template string, n, queries int, timeout ti
 		ncfg.Search.Budget = 1e6 // every search is a new question: the budget must not end the run
 		ncfg.Log.Level = "warn"
 		if err := os.MkdirAll(ncfg.DataDir, 0o700); err != nil {
-			return err
+			return 0, err
 		}
 		if err := copyFile(template, filepath.Join(ncfg.DataDir, "node.db")); err != nil {
-			return err
+			return 0, err
 		}
 		ncfg.Credentials = filepath.Join(ncfg.DataDir, "node.creds")
 		if err := bus.WriteCredentials(ncfg.Credentials, creds[i]); err != nil {
-			return err
+			return 0, err
 		}
 		if err := ncfg.Validate(); err != nil {
-			return err
+			return 0, err
 		}
 		nd, err := node.New(ctx, ncfg, log.With("node", ncfg.Name))
 		if err != nil {
-			return err
+			return 0, err
 		}
 		wg.Add(1)
 		go func() { defer wg.Done(); nodeDone <- nd.Run(ctx) }()
 	}
 	if err := waitFor(ctx, 120*time.Second, nodeDone, func() bool { return online(base, admin) >= n }); err != nil {
-		return fmt.Errorf("waiting for %d nodes online (%d are): %w", n, online(base, admin), err)
+		return 0, fmt.Errorf("waiting for %d nodes online (%d are): %w", n, online(base, admin), err)
 	}
 
 	r := rand.New(rand.NewPCG(uint64(n), 1))
@@ -278,17 +281,17 @@ func phase(ctx context.Context, dir, template string, n, queries int, timeout ti
 	// Warm up: the first searches read each node's snapshot if Warm has not yet.
 	for range 5 {
 		if _, _, err := ask(); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	if profile != "" {
 		f, err := os.Create(fmt.Sprintf("%s.%d", profile, n))
 		if err != nil {
-			return err
+			return 0, err
 		}
 		defer f.Close()
 		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
+			return 0, err
 		}
 		defer pprof.StopCPUProfile()
 	}
@@ -297,11 +300,11 @@ func phase(ctx context.Context, dir, template string, n, queries int, timeout ti
 	for range queries {
 		took, nodes, err := ask()
 		if err != nil {
-			return err
+			return 0, err
 		}
 		total = append(total, took)
 		if len(nodes) != n {
-			return fmt.Errorf("%d node results, want %d", len(nodes), n)
+			return 0, fmt.Errorf("%d node results, want %d", len(nodes), n)
 		}
 		for _, nr := range nodes {
 			if nr.Status != fed.SearchOK {
@@ -329,7 +332,7 @@ func phase(ctx context.Context, dir, template string, n, queries int, timeout ti
 	for m, c := range notOK {
 		fmt.Printf("        %d× %s\n", c, m)
 	}
-	return nil
+	return bad, nil
 }
 
 // profile is where -cpuprofile writes (with the node count appended).
