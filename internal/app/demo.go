@@ -218,15 +218,35 @@ func pickPort(preferred int, random bool) (string, error) {
 	return ln.Addr().String(), nil
 }
 
+// portPicker picks ports for one demo: never the same twice (the kernel may offer a
+// port it offered a moment ago, once the listener that found it free has closed).
+type portPicker map[string]bool
+
+func (p portPicker) pick(preferred int, random bool) (string, error) {
+	for range 50 {
+		addr, err := pickPort(preferred, random)
+		if err != nil {
+			return "", err
+		}
+		if !p[addr] {
+			p[addr] = true
+			return addr, nil
+		}
+		random = true
+	}
+	return "", errors.New("finding a free port: the kernel kept offering ports this demo already uses")
+}
+
 func initDemo(ctx context.Context, o DemoOptions) (*DemoFile, error) {
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating %s: %w", o.Dir, err)
 	}
-	httpAddr, err := pickPort(8080, o.RandomPorts)
+	ports := portPicker{}
+	httpAddr, err := ports.pick(8080, o.RandomPorts)
 	if err != nil {
 		return nil, err
 	}
-	busAddr, err := pickPort(4222, o.RandomPorts)
+	busAddr, err := ports.pick(4222, o.RandomPorts)
 	if err != nil {
 		return nil, err
 	}
@@ -299,10 +319,10 @@ func initDemo(ctx context.Context, o DemoOptions) (*DemoFile, error) {
 		ncfg := node.DefaultConfig()
 		ncfg.Name = name
 		ncfg.DataDir = filepath.Join(o.Dir, name)
-		if ncfg.HTTP.Listen, err = pickPort(8081+i, o.RandomPorts); err != nil {
+		if ncfg.HTTP.Listen, err = ports.pick(8081+i, o.RandomPorts); err != nil {
 			return nil, err
 		}
-		if ncfg.DIMSE.Listen, err = pickPort(11112+i, o.RandomPorts); err != nil {
+		if ncfg.DIMSE.Listen, err = ports.pick(11112+i, o.RandomPorts); err != nil {
 			return nil, err
 		}
 		// Research use keeps intervals between dates and cleaned descriptions (the EUCAIM
