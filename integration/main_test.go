@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"sync"
 	"testing"
 	"time"
 )
@@ -113,14 +114,34 @@ func readFile(path string) string {
 	return string(b)
 }
 
+// handedOut holds the addresses freeAddr gave: the kernel may offer a port again once
+// the listener that found it free has closed, and two servers of a test on one port
+// fail with "address already in use".
+var handedOut = struct {
+	sync.Mutex
+	addrs map[string]bool
+}{addrs: map[string]bool{}}
+
+// freeAddr returns a free loopback address no other call has returned.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 50 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := ln.Addr().String()
+		ln.Close()
+		handedOut.Lock()
+		fresh := !handedOut.addrs[a]
+		handedOut.addrs[a] = true
+		handedOut.Unlock()
+		if fresh {
+			return a
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	t.Fatal("the kernel kept offering ports already handed out")
+	return ""
 }
 
 // getJSON GETs url with a bearer token and decodes the JSON reply.
