@@ -16,6 +16,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -118,13 +119,25 @@ func run(counts string, patients, queries int, dir, mappingPath string, timeout 
 	return notOK, nil
 }
 
+// handedOut holds the addresses freeAddr gave (the kernel may offer a closed
+// listener's port again).
+var handedOut = map[string]bool{}
+
+// freeAddr returns a free loopback address it has not returned before.
 func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
+	for range 50 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return "", err
+		}
+		a := ln.Addr().String()
+		ln.Close()
+		if !handedOut[a] {
+			handedOut[a] = true
+			return a, nil
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
+	return "", errors.New("the kernel kept offering ports already handed out")
 }
 
 // phase starts a fresh hub and n nodes, measures, and stops them all.
