@@ -11,11 +11,8 @@ package main
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"fmt"
 	"go/format"
-	"log"
-	"os"
 	"strings"
 
 	"github.com/cancerimage/cie/internal/query/explorer"
@@ -42,21 +39,7 @@ func system(key string) (string, string, error) {
 	return "", "", fmt.Errorf("criterion key %q is neither SNOMEDCT<sctid> nor RID<n>", key)
 }
 
-func main() {
-	in := flag.String("in", "", "EUCAIM explorer-catalogue.json")
-	out := flag.String("out", "vocab_gen.go", "output Go file")
-	flag.Parse()
-	if *in == "" {
-		log.Fatal("gen: -in is required")
-	}
-	src, err := generate(*in)
-	if err != nil {
-		log.Fatalf("gen: %v", err)
-	}
-	if err := os.WriteFile(*out, src, 0o644); err != nil {
-		log.Fatalf("gen: %v", err)
-	}
-}
+func main() { explorer.GenMain(generate) }
 
 func generate(path string) ([]byte, error) {
 	groups, err := explorer.Read(path)

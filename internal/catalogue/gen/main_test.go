@@ -5,14 +5,17 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cancerimage/cie/internal/query/explorer"
 )
 
 // TestUpToDate regenerates the table from the shared reference checkout, when
-// it is present, and compares it with the committed vocab_gen.go.
+// it is present (beside the main tree, or beside a worktree of it), and
+// compares it with the committed vocab_gen.go.
 func TestUpToDate(t *testing.T) {
-	src := "../../../../shared/reference/eucaim/explorer-catalogue.json"
-	if _, err := os.Stat(src); err != nil {
-		t.Skipf("source not available: %v", err)
+	src := explorer.ReferencePath()
+	if src == "" {
+		t.Skip("source explorer-catalogue.json not available")
 	}
 	got, err := generate(src)
 	if err != nil {

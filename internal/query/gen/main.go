@@ -11,32 +11,15 @@ package main
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"fmt"
 	"go/format"
-	"log"
-	"os"
 	"slices"
 	"strings"
 
 	"github.com/cancerimage/cie/internal/query/explorer"
 )
 
-func main() {
-	in := flag.String("in", "", "EUCAIM explorer-catalogue.json")
-	out := flag.String("out", "vocab_gen.go", "output Go file")
-	flag.Parse()
-	if *in == "" {
-		log.Fatal("gen: -in is required")
-	}
-	src, err := generate(*in)
-	if err != nil {
-		log.Fatalf("gen: %v", err)
-	}
-	if err := os.WriteFile(*out, src, 0o644); err != nil {
-		log.Fatalf("gen: %v", err)
-	}
-}
+func main() { explorer.GenMain(generate) }
 
 // key is one search key as it will be written.
 type key struct {

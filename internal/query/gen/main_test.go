@@ -5,22 +5,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cancerimage/cie/internal/query/explorer"
 )
 
 // TestUpToDate regenerates the table from the shared reference checkout, when
 // it is present (beside the main tree, or beside a worktree of it), and
 // compares it with the committed vocab_gen.go.
 func TestUpToDate(t *testing.T) {
-	var src string
-	for _, p := range []string{
-		"../../../../shared/reference/eucaim/explorer-catalogue.json",
-		"../../../../../shared/reference/eucaim/explorer-catalogue.json",
-	} {
-		if _, err := os.Stat(p); err == nil {
-			src = p
-			break
-		}
-	}
+	src := explorer.ReferencePath()
 	if src == "" {
 		t.Skip("source explorer-catalogue.json not available")
 	}
