@@ -3,7 +3,6 @@ package hub
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -298,24 +297,6 @@ func TestAccessAuthorizationMatrix(t *testing.T) {
 	}
 }
 
-// jwtPayload decodes a JWT's payload without verifying it.
-func jwtPayload(t *testing.T, tok string) map[string]any {
-	t.Helper()
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 {
-		t.Fatalf("not a JWT: %q", tok)
-	}
-	b, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
 // TestAccessFlow: the API from the basket to a revoked visa, with the errors a client
 // sees (400 naming the field, 409 for a forbidden transition, 413 for a large file) and
 // nothing changed by a failed call; notices, the webhook of the node, the passport and
@@ -469,12 +450,12 @@ func TestAccessFlow(t *testing.T) {
 				t.Fatalf("visa: %v", v)
 			}
 			_, pm := w.call("rita", "GET", "/api/v1/passport", nil)
-			passport := jwtPayload(t, pm["passport"].(string))
+			passport := jwtClaims(t, pm["passport"].(string))
 			inner := passport["ga4gh_passport_v1"].([]any)
 			if passport["sub"] != "rita" || len(inner) != 1 {
 				t.Fatalf("passport: %v", passport)
 			}
-			claims := jwtPayload(t, inner[0].(string))
+			claims := jwtClaims(t, inner[0].(string))
 			gv := claims["ga4gh_visa_v1"].(map[string]any)
 			exp := time.Unix(int64(claims["exp"].(float64)), 0)
 			if claims["sub"] != "rita" || gv["value"] != "oslo-aaa111" || gv["type"] != "ControlledAccessGrants" || claims["cie_access"] != "view" ||
