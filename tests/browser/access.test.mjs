@@ -5,20 +5,8 @@
 // CIE_SCREENSHOTS (default ./screenshots).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
-
-const demo = JSON.parse(readFileSync(process.env.CIE_DEMO_JSON, 'utf8'));
-const shots = process.env.CIE_SCREENSHOTS || 'screenshots';
-mkdirSync(shots, { recursive: true });
-
-async function browser() {
-  return chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
-}
+import { demo, shots, browser } from './lib.mjs';
 
 // login logs user in at the hub (through its embedded OpenID provider) and lands on next.
 async function login(page, user, next) {

@@ -3,21 +3,11 @@
 // writes screenshots to CIE_SCREENSHOTS.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, mkdirSync, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { demo, shots, browser } from './lib.mjs';
 
-const demo = JSON.parse(readFileSync(process.env.CIE_DEMO_JSON, 'utf8'));
-const shots = process.env.CIE_SCREENSHOTS || 'screenshots';
-mkdirSync(shots, { recursive: true });
 const pydicom = '/usr/lib/python3/dist-packages/pydicom/data/test_files';
-
-async function browser() {
-  return chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
-}
 
 async function login(page, node, user) {
   await page.goto(node.url + '/login?next=/archive');

@@ -3,24 +3,13 @@
 // screenshots to CIE_SCREENSHOTS.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { writeFileSync, mkdtempSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { demo, demoPath, shots, browser } from './lib.mjs';
 
-const demoPath = process.env.CIE_DEMO_JSON;
-const demo = JSON.parse(readFileSync(demoPath, 'utf8'));
-const shots = process.env.CIE_SCREENSHOTS || 'screenshots';
-mkdirSync(shots, { recursive: true });
 const here = dirname(fileURLToPath(import.meta.url));
-
-async function browser() {
-  return chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
-}
 
 test('a data holder sees the clinical data joined to the images and imports CSV and FHIR files', async () => {
   // The last node: the archive test uploads to the first.

@@ -6,13 +6,8 @@
 // CIE_SCREENSHOTS (default ./screenshots).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
-
-const demo = JSON.parse(readFileSync(process.env.CIE_DEMO_JSON, 'utf8'));
-const shots = process.env.CIE_SCREENSHOTS || 'screenshots';
-mkdirSync(shots, { recursive: true });
+import { demo, shots, browser } from './lib.mjs';
 
 async function login(page, user, next) {
   await page.goto(demo.hub.url + '/login?next=' + encodeURIComponent(next));
@@ -48,10 +43,7 @@ test('after approval the researcher views a CT series and downloads a study as a
   const ds = list.find((d) => d.node === node && /^CT studies/.test(d.title));
   assert.ok(ds, `no CT dataset of ${node} in the catalogue`);
   const title = 'CT download ' + Date.now();
-  const b = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
+  const b = await browser();
   try {
     // The researcher asks for the dataset, to download.
     const r = await (await b.newContext({ viewport: { width: 1280, height: 900 } })).newPage();

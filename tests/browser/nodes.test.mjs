@@ -3,20 +3,8 @@
 // CIE_SCREENSHOTS (default ./screenshots).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
-
-const demo = JSON.parse(readFileSync(process.env.CIE_DEMO_JSON, 'utf8'));
-const shots = process.env.CIE_SCREENSHOTS || 'screenshots';
-mkdirSync(shots, { recursive: true });
-
-async function browser() {
-  return chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
-}
+import { demo, shots, browser } from './lib.mjs';
 
 test('the Nodes page shows the three demo nodes online', async () => {
   const b = await browser();

@@ -2,23 +2,8 @@
 // running `cie demo`. Needs CIE_DEMO_JSON and writes screenshots to CIE_SCREENSHOTS.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
-
-const demo = JSON.parse(readFileSync(process.env.CIE_DEMO_JSON, 'utf8'));
-const shots = process.env.CIE_SCREENSHOTS || 'screenshots';
-mkdirSync(shots, { recursive: true });
-
-// What a node row may end in. Until the nodes answer searches, a demo node shows
-// "unreachable" (connected, nothing answers) or "timeout"; once they do, "ok".
-
-async function browser() {
-  return chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
-}
+import { demo, shots, browser } from './lib.mjs';
 
 async function login(page, user) {
   await page.goto(demo.hub.url + '/login?next=/explorer');

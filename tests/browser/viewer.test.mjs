@@ -13,7 +13,7 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { chromium } from 'playwright-core';
+import { browser as launch } from './lib.mjs';
 
 const shots = join(process.env.CIE_SCREENSHOTS || 'screenshots', 'viewer');
 mkdirSync(shots, { recursive: true });
@@ -34,10 +34,7 @@ before(async () => {
     proc.on('exit', (code) => { clearTimeout(timer); fail(new Error(`viewer-orthanc exited (${code}):\n${stderr}`)); });
     createInterface({ input: proc.stdout }).once('line', (line) => { clearTimeout(timer); ok(JSON.parse(line)); });
   });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
+  browser = await launch();
 });
 
 after(async () => {
