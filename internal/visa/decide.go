@@ -26,17 +26,25 @@ func (v *Verifier) Check(ctx context.Context, tokens []string) []Checked {
 	return out
 }
 
+// check reports what makes req unanswerable: an invalid action or no dataset.
+func (req Request) check() error {
+	if err := req.Action.Valid(); err != nil {
+		return err
+	}
+	if req.Dataset == "" {
+		return fmt.Errorf("%w: no dataset", ErrInvalid)
+	}
+	return nil
+}
+
 // Decide evaluates visas verified by Check against req, as Allow does: the
 // grant of the first visa that permits req, or the refusal of the visa that
 // came closest (one wrapping ErrNoVisa if there are none). It logs nothing.
 func Decide(checked []Checked, req Request) Decision {
 	var d Decision
-	switch {
-	case req.Action.Valid() != nil:
-		d.Err = req.Action.Valid()
-	case req.Dataset == "":
-		d.Err = fmt.Errorf("%w: no dataset", ErrInvalid)
-	default:
+	if err := req.check(); err != nil {
+		d.Err = err
+	} else {
 		d = decide(checked, req)
 	}
 	if d.Err != nil {

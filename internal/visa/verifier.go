@@ -337,18 +337,12 @@ func decide(checked []Checked, req Request) Decision {
 // refusal.
 func (v *Verifier) Allow(ctx context.Context, token string, req Request) Decision {
 	var d Decision
-	switch {
-	case req.Action.Valid() != nil:
-		d.Err = req.Action.Valid()
-	case req.Dataset == "":
-		d.Err = fmt.Errorf("%w: no dataset", ErrInvalid)
-	default:
-		checked, err := v.VerifyToken(ctx, token)
-		if err != nil {
-			d.Err = err
-		} else {
-			d = decide(checked, req)
-		}
+	if err := req.check(); err != nil {
+		d.Err = err
+	} else if checked, err := v.VerifyToken(ctx, token); err != nil {
+		d.Err = err
+	} else {
+		d = decide(checked, req)
 	}
 	return v.Record(ctx, req, d)
 }
