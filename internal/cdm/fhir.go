@@ -490,19 +490,7 @@ func fhirProcedure(x *fhirResource, rec *Record) error {
 	case hasProfile(x, mcodeSurgery):
 		t.Kind = TreatSurgery
 	}
-	var err error
-	start, end := x.PerformedDateTime, ""
-	if x.PerformedPeriod != nil {
-		start, end = x.PerformedPeriod.Start, x.PerformedPeriod.End
-	}
-	if t.Start, err = fhirDate(start); err != nil {
-		return err
-	}
-	if t.End, err = fhirDate(end); err != nil {
-		return err
-	}
-	rec.Treatments = append(rec.Treatments, t)
-	return nil
+	return addTreatment(rec, t, x.PerformedDateTime, x.PerformedPeriod)
 }
 
 func fhirMedication(x *fhirResource, rec *Record) error {
@@ -511,11 +499,16 @@ func fhirMedication(x *fhirResource, rec *Record) error {
 		return errors.New("no medicationCodeableConcept")
 	}
 	t := Treatment{Kind: TreatMedication, Code: code}
-	var err error
-	start, end := x.EffectiveDateTime, ""
-	if x.EffectivePeriod != nil {
-		start, end = x.EffectivePeriod.Start, x.EffectivePeriod.End
+	return addTreatment(rec, t, x.EffectiveDateTime, x.EffectivePeriod)
+}
+
+// addTreatment dates t by its period, or else its single date time, and adds it to rec.
+func addTreatment(rec *Record, t Treatment, at string, period *fhirPeriod) error {
+	start, end := at, ""
+	if period != nil {
+		start, end = period.Start, period.End
 	}
+	var err error
 	if t.Start, err = fhirDate(start); err != nil {
 		return err
 	}
