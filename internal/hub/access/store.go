@@ -96,12 +96,17 @@ func (s *Store) Submit(ctx context.Context, a Actor, d Draft) (*Request, error) 
 // Get returns a request the actor may see: the researcher who asked, a data holder of a
 // node with a part in it, or a platform admin.
 func (s *Store) Get(ctx context.Context, a Actor, id string) (*Request, error) {
-	r, err := s.load(ctx, s.db, id)
+	return s.loadFor(ctx, s.db, a, id)
+}
+
+// loadFor loads request id for a: ErrNotFound, not even its existence, if a may not see it.
+func (s *Store) loadFor(ctx context.Context, q querier, a Actor, id string) (*Request, error) {
+	r, err := s.load(ctx, q, id)
 	if err != nil {
 		return nil, err
 	}
 	if !canSee(a, r) {
-		return nil, fmt.Errorf("request %s: %w", id, ErrNotFound) // not even its existence
+		return nil, fmt.Errorf("request %s: %w", id, ErrNotFound)
 	}
 	return r, nil
 }
@@ -292,12 +297,9 @@ func (s *Store) MovePart(ctx context.Context, a Actor, id, node, dataset string,
 	var out *Request
 	pd := &pending{}
 	err := s.db.Tx(ctx, func(tx *store.Tx) error {
-		r, err := s.load(ctx, tx, id)
+		r, err := s.loadFor(ctx, tx, a, id)
 		if err != nil {
 			return err
-		}
-		if !canSee(a, r) {
-			return fmt.Errorf("request %s: %w", id, ErrNotFound)
 		}
 		if r.State != InProgress {
 			return fmt.Errorf("%w: request %s is %s, not in progress", ErrTransition, id, r.State)
@@ -407,12 +409,9 @@ func (s *Store) AddAttachment(ctx context.Context, a Actor, id string, at Attach
 	var out *Request
 	pd := &pending{}
 	err := s.db.Tx(ctx, func(tx *store.Tx) error {
-		r, err := s.load(ctx, tx, id)
+		r, err := s.loadFor(ctx, tx, a, id)
 		if err != nil {
 			return err
-		}
-		if !canSee(a, r) {
-			return fmt.Errorf("request %s: %w", id, ErrNotFound)
 		}
 		if slices.ContainsFunc(r.Attachments, func(x Attachment) bool { return x.Name == at.Name }) {
 			return fmt.Errorf("%w: request %s has a file %q already", ErrTransition, id, at.Name)
