@@ -6,16 +6,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cancerimage/cie/internal/freeport"
 )
 
 // cieBin is the cie binary built for these tests.
@@ -114,34 +114,17 @@ func readFile(path string) string {
 	return string(b)
 }
 
-// handedOut holds the addresses freeAddr gave: the kernel may offer a port again once
-// the listener that found it free has closed, and two servers of a test on one port
-// fail with "address already in use".
-var handedOut = struct {
-	sync.Mutex
-	addrs map[string]bool
-}{addrs: map[string]bool{}}
+// ports hands out the tests' addresses, each once.
+var ports freeport.Picker
 
 // freeAddr returns a free loopback address no other call has returned.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	for range 50 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		a := ln.Addr().String()
-		ln.Close()
-		handedOut.Lock()
-		fresh := !handedOut.addrs[a]
-		handedOut.addrs[a] = true
-		handedOut.Unlock()
-		if fresh {
-			return a
-		}
+	a, err := ports.Pick(0)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("the kernel kept offering ports already handed out")
-	return ""
+	return a
 }
 
 // getJSON GETs url with a bearer token and decodes the JSON reply.

@@ -16,13 +16,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -37,6 +35,7 @@ import (
 	"github.com/cancerimage/cie/internal/auth"
 	"github.com/cancerimage/cie/internal/bus"
 	"github.com/cancerimage/cie/internal/fed"
+	"github.com/cancerimage/cie/internal/freeport"
 	"github.com/cancerimage/cie/internal/hub"
 	"github.com/cancerimage/cie/internal/node"
 	"github.com/cancerimage/cie/internal/node/migrations"
@@ -119,27 +118,6 @@ func run(counts string, patients, queries int, dir, mappingPath string, timeout 
 	return notOK, nil
 }
 
-// handedOut holds the addresses freeAddr gave (the kernel may offer a closed
-// listener's port again).
-var handedOut = map[string]bool{}
-
-// freeAddr returns a free loopback address it has not returned before.
-func freeAddr() (string, error) {
-	for range 50 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return "", err
-		}
-		a := ln.Addr().String()
-		ln.Close()
-		if !handedOut[a] {
-			handedOut[a] = true
-			return a, nil
-		}
-	}
-	return "", errors.New("the kernel kept offering ports already handed out")
-}
-
 // phase starts a fresh hub and n nodes, measures, and stops them all.
 func phase(ctx context.Context, dir, template string, n, queries int, timeout time.Duration, log *slog.Logger) (int, error) {
 	ctx, cancel := context.WithCancel(ctx)
@@ -155,10 +133,10 @@ func phase(ctx context.Context, dir, template string, n, queries int, timeout ti
 	hcfg.Name = "bench-hub"
 	hcfg.DataDir = filepath.Join(dir, fmt.Sprintf("hub-%d", n))
 	var err error
-	if hcfg.HTTP.Listen, err = freeAddr(); err != nil {
+	if hcfg.HTTP.Listen, err = ports.Pick(0); err != nil {
 		return 0, err
 	}
-	if hcfg.Bus.Listen, err = freeAddr(); err != nil {
+	if hcfg.Bus.Listen, err = ports.Pick(0); err != nil {
 		return 0, err
 	}
 	hcfg.HTTP.PublicURL, hcfg.Bus.PublicURL = "", ""
@@ -347,6 +325,9 @@ func phase(ctx context.Context, dir, template string, n, queries int, timeout ti
 	}
 	return bad, nil
 }
+
+// ports hands out the hub's addresses, each once.
+var ports freeport.Picker
 
 // profile is where -cpuprofile writes (with the node count appended).
 var profile string

@@ -8,12 +8,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -22,6 +20,7 @@ import (
 	"github.com/cancerimage/cie/internal/auth"
 	"github.com/cancerimage/cie/internal/bus"
 	"github.com/cancerimage/cie/internal/config"
+	"github.com/cancerimage/cie/internal/freeport"
 	"github.com/cancerimage/cie/internal/hub"
 	"github.com/cancerimage/cie/internal/hub/members"
 	"github.com/cancerimage/cie/internal/node"
@@ -200,53 +199,24 @@ func loadOrInitDemo(ctx context.Context, o DemoOptions) (*DemoFile, error) {
 	return df, nil
 }
 
-// pickPort returns "127.0.0.1:port" for the preferred port if it is free,
-// else for a free port the kernel picks.
-func pickPort(preferred int, random bool) (string, error) {
-	if !random {
-		if ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(preferred)); err == nil {
-			addr := ln.Addr().String()
-			ln.Close()
-			return addr, nil
-		}
+// preferred is the port to ask the picker for: port, or none with random ports.
+func preferred(port int, random bool) int {
+	if random {
+		return 0
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("finding a free port: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
-
-// portPicker picks ports for one demo: never the same twice (the kernel may offer a
-// port it offered a moment ago, once the listener that found it free has closed).
-type portPicker map[string]bool
-
-func (p portPicker) pick(preferred int, random bool) (string, error) {
-	for range 50 {
-		addr, err := pickPort(preferred, random)
-		if err != nil {
-			return "", err
-		}
-		if !p[addr] {
-			p[addr] = true
-			return addr, nil
-		}
-		random = true
-	}
-	return "", errors.New("finding a free port: the kernel kept offering ports this demo already uses")
+	return port
 }
 
 func initDemo(ctx context.Context, o DemoOptions) (*DemoFile, error) {
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating %s: %w", o.Dir, err)
 	}
-	ports := portPicker{}
-	httpAddr, err := ports.pick(8080, o.RandomPorts)
+	var ports freeport.Picker
+	httpAddr, err := ports.Pick(preferred(8080, o.RandomPorts))
 	if err != nil {
 		return nil, err
 	}
-	busAddr, err := ports.pick(4222, o.RandomPorts)
+	busAddr, err := ports.Pick(preferred(4222, o.RandomPorts))
 	if err != nil {
 		return nil, err
 	}
@@ -319,10 +289,10 @@ func initDemo(ctx context.Context, o DemoOptions) (*DemoFile, error) {
 		ncfg := node.DefaultConfig()
 		ncfg.Name = name
 		ncfg.DataDir = filepath.Join(o.Dir, name)
-		if ncfg.HTTP.Listen, err = ports.pick(8081+i, o.RandomPorts); err != nil {
+		if ncfg.HTTP.Listen, err = ports.Pick(preferred(8081+i, o.RandomPorts)); err != nil {
 			return nil, err
 		}
-		if ncfg.DIMSE.Listen, err = ports.pick(11112+i, o.RandomPorts); err != nil {
+		if ncfg.DIMSE.Listen, err = ports.Pick(preferred(11112+i, o.RandomPorts)); err != nil {
 			return nil, err
 		}
 		// Research use keeps intervals between dates and cleaned descriptions (the EUCAIM

@@ -1,4 +1,4 @@
-package app
+package freeport
 
 import (
 	"net"
@@ -6,23 +6,23 @@ import (
 	"testing"
 )
 
-// TestPortPickerNeverRepeats: a port picked once is not picked again for the same demo,
+// TestNeverRepeats: a port picked once is not picked again by the same Picker,
 // even when it is free again (the listener that found it free has closed) and asked for.
-func TestPortPickerNeverRepeats(t *testing.T) {
+func TestNeverRepeats(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	p := portPicker{}
-	first, err := p.pick(port, false)
+	var p Picker
+	first, err := p.Pick(port)
 	if err != nil || first != "127.0.0.1:"+strconv.Itoa(port) {
 		t.Fatalf("first pick %q, %v; want the preferred port %d", first, err, port)
 	}
 	seen := map[string]bool{first: true}
 	for range 100 {
-		a, err := p.pick(port, false)
+		a, err := p.Pick(port)
 		if err != nil {
 			t.Fatal(err)
 		}
