@@ -210,10 +210,12 @@ func (e *Evaluator) Evaluate(ctx context.Context, q *query.Query) ([]Result, err
 	return results, nil
 }
 
+// sexKey is the vocabulary's key of sexes (SNOMED CT 263495000, Gender).
+var sexKey, _ = query.LookupKey("SNOMEDCT263495000")
+
 // gender names a subject's sex by the CDM's birth sex, or else DICOM Patient's Sex.
 func gender(cdmSex, dicomSex string) string {
-	k, _ := query.LookupKey("SNOMEDCT263495000")
-	for _, t := range k.Terms {
+	for _, t := range sexKey.Terms {
 		if cdmSex != "" && t.Code == cdmSex || cdmSex == "" && dicomSex != "" && t.DICOM == dicomSex {
 			return t.Name
 		}
