@@ -130,6 +130,7 @@ test("a node's data holder sees its search policy and the researcher's spent bud
     const queued = await page.locator('#audit-queued').count();
     const logged = await page.locator('tr[data-index]', { hasText: 'search' }).filter({ hasText: researcher.name }).count();
     assert.ok(queued + logged > 0, 'the search is neither in the audit log nor queued for it');
+    await page.screenshot({ path: join(shots, 'node-audit.png'), fullPage: true });
   } finally {
     await b.close();
   }
