@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cancerimage/cie/internal/catalogue"
+	"github.com/cancerimage/cie/internal/node"
 	"github.com/cancerimage/cie/internal/synth"
 )
 
@@ -121,19 +122,21 @@ func TestPublishToCatalogue(t *testing.T) {
 	if out := cie(t, false, "dataset", "verify", id, "--node", a.nodeURL, "--token", a.token); !strings.Contains(out, ": OK:") {
 		t.Fatalf("cie dataset verify: %s", out)
 	}
-	var victim string
-	filepath.WalkDir(filepath.Join(a.dir, "alpha", "blobs", "dicom"), func(p string, de os.DirEntry, err error) error {
-		if err == nil && victim == "" && strings.HasSuffix(p, ".dcm") {
-			victim = p
-		}
-		return nil
-	})
-	if victim == "" {
-		t.Fatal("no stored file found")
+	// Change one byte of a stored instance, in place in its pack segment.
+	recs := packedInstances(t, filepath.Join(a.dir, "alpha", "blobs", node.PacksDir))
+	if len(recs) == 0 {
+		t.Fatal("no stored instance found")
 	}
-	if err := os.WriteFile(victim, []byte("tampered"), 0o600); err != nil {
+	victim := recs[0].Label
+	seg, err := os.OpenFile(recs[0].Segment, os.O_RDWR, 0)
+	if err != nil {
 		t.Fatal(err)
 	}
+	at := recs[0].Loc.Offset + recs[0].Loc.Length - 1
+	if _, err := seg.WriteAt([]byte{recs[0].Data[recs[0].Loc.Length-1] ^ 0xff}, at); err != nil {
+		t.Fatal(err)
+	}
+	seg.Close()
 	v := verify()
 	changes, _ := v["changes"].([]any)
 	if v["ok"] != false || len(changes) != 1 || !strings.Contains(victim, changes[0].(map[string]any)["Instance"].(string)) {

@@ -1,24 +1,28 @@
 package integration
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/cancerimage/cie/internal/dicom"
 	"github.com/cancerimage/cie/internal/dicom/tags"
+	"github.com/cancerimage/cie/internal/node"
+	"github.com/cancerimage/cie/internal/node/pack"
 )
 
 // expectedInstance is what the node stored for one instance, read from its blob store
-// (not through DICOMweb), for the dicomweb-client test to check its answers against.
+// packs (not through DICOMweb), for the dicomweb-client test to check its answers against.
 type expectedInstance struct {
 	Study, Series, SOP, SOPClass, TransferSyntax string
 	PatientID, Modality                          string
@@ -29,20 +33,21 @@ type expectedInstance struct {
 	File, Frame1SHA256 string
 }
 
-// storedInstances reads every instance the node keeps in its file:// blob store.
+// storedInstances reads every instance the node keeps in the packs of its file://
+// blob store; File is a copy of each, in t's temporary folder.
 func (a *archiveNode) storedInstances(t *testing.T) []expectedInstance {
 	t.Helper()
 	var out []expectedInstance
-	root := filepath.Join(a.dir, "alpha", "blobs", "dicom")
-	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".dcm") {
-			return err
+	copies := t.TempDir()
+	for _, rec := range packedInstances(t, filepath.Join(a.dir, "alpha", "blobs", node.PacksDir)) {
+		p := filepath.Join(copies, fmt.Sprintf("%d.dcm", len(out)))
+		if err := os.WriteFile(p, rec.Data, 0o600); err != nil {
+			t.Fatal(err)
 		}
-		f, c, err := dicom.ParseFile(p, dicom.ParseOptions{})
+		f, err := dicom.Parse(bytes.NewReader(rec.Data), int64(len(rec.Data)), dicom.ParseOptions{})
 		if err != nil {
-			return err
+			t.Fatalf("stored instance %s: %v", rec.Loc, err)
 		}
-		defer c.Close()
 		ds := f.Dataset
 		e := expectedInstance{Study: ds.Text(tags.StudyInstanceUID), Series: ds.Text(tags.SeriesInstanceUID), SOP: ds.Text(tags.SOPInstanceUID),
 			SOPClass: ds.Text(tags.SOPClassUID), TransferSyntax: f.TS.UID, PatientID: ds.Text(tags.PatientID), Modality: ds.Text(tags.Modality), File: p}
@@ -64,7 +69,7 @@ func (a *archiveNode) storedInstances(t *testing.T) []expectedInstance {
 				frame, err = v, nil
 			}
 			if err != nil {
-				return err
+				t.Fatalf("stored instance %s: %v", rec.Loc, err)
 			}
 			if frame != nil {
 				sum := sha256.Sum256(frame)
@@ -72,10 +77,49 @@ func (a *archiveNode) storedInstances(t *testing.T) []expectedInstance {
 			}
 		}
 		out = append(out, e)
-		return nil
-	})
+	}
+	return out
+}
+
+// packedRecord is one record of a node's packs, read by packedInstances.
+type packedRecord struct {
+	Label   string
+	Data    []byte
+	Loc     pack.Loc
+	Segment string // the segment file's path
+}
+
+// packedInstances reads every record of the pack store in dir (a running node's too:
+// opening it to read makes no segment).
+func packedInstances(t *testing.T, dir string) []packedRecord {
+	t.Helper()
+	ctx := context.Background()
+	ps, err := pack.Open(dir, pack.Options{})
 	if err != nil {
-		t.Fatalf("reading the node's blob store: %v", err)
+		t.Fatal(err)
+	}
+	defer ps.Close()
+	segs, err := ps.Segments()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []packedRecord
+	for _, seg := range segs {
+		_, err := ps.Scan(ctx, seg, func(r pack.Record) error {
+			sr, err := ps.Reader(r.Loc)
+			if err != nil {
+				return err
+			}
+			data, err := io.ReadAll(sr)
+			if err != nil {
+				return err
+			}
+			out = append(out, packedRecord{Label: string(r.Label), Data: data, Loc: r.Loc, Segment: filepath.Join(dir, fmt.Sprintf("%08d.pack", seg))})
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("reading the node's packs: %v", err)
+		}
 	}
 	return out
 }

@@ -328,7 +328,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (Info, error) 
 	}
 	if f != nil {
 		// Make the rename durable.
-		if err := syncDir(filepath.Dir(f.Name())); err != nil {
+		if err := SyncDir(filepath.Dir(f.Name())); err != nil {
 			return Info{}, fmt.Errorf("putting %s: %w", key, err)
 		}
 	}
@@ -337,6 +337,14 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (Info, error) 
 
 // PutUnsynced is Put without waiting for the disk: the object is in place when it
 // returns, and survives the process being killed, but not the machine losing power until
+// LocalDir returns the store's folder on the file backend, and "" on others.
+func (s *Store) LocalDir() string {
+	if !s.file {
+		return ""
+	}
+	return s.root
+}
+
 // Sync has returned. Writers that store many objects at once (the node's ingest) call
 // Sync before they acknowledge, so that concurrent writers share the flushes. On S3 it
 // is Put (an object is durable once stored).
@@ -403,7 +411,8 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
-func syncDir(dir string) error {
+// SyncDir flushes the folder dir, so that the names made or removed in it are on disk.
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return fmt.Errorf("syncing folder: %w", err)

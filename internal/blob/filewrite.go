@@ -96,7 +96,7 @@ func (s *Store) writeFile(ctx context.Context, key string, r io.Reader, sync boo
 	dirs := append(made, dir)
 	if sync {
 		for _, d := range dirs {
-			if err := syncDir(d); err != nil {
+			if err := SyncDir(d); err != nil {
 				return Info{}, fmt.Errorf("putting %s: %w", key, err)
 			}
 		}
@@ -190,7 +190,7 @@ func (s *Store) flush(context.Context) error {
 	}
 	for d := range dirs {
 		jobs = append(jobs, func() error {
-			if err := syncDir(d); err != nil && !errors.Is(err, os.ErrNotExist) {
+			if err := SyncDir(d); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return err
 			}
 			return nil

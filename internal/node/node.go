@@ -28,6 +28,7 @@ import (
 	"github.com/cancerimage/cie/internal/node/dataset"
 	"github.com/cancerimage/cie/internal/node/dicomweb"
 	"github.com/cancerimage/cie/internal/node/migrations"
+	"github.com/cancerimage/cie/internal/node/pack"
 	nsearch "github.com/cancerimage/cie/internal/node/search"
 	"github.com/cancerimage/cie/internal/settings"
 	"github.com/cancerimage/cie/internal/store"
@@ -52,6 +53,7 @@ type Node struct {
 	creds    bus.Credentials
 	db       *store.DB
 	blobs    *blob.Store
+	packs    *pack.Store // nil unless the blobs are on a local disk
 	users    *auth.Users
 	sessions *auth.Sessions
 	audit    *audit.Log
@@ -98,6 +100,10 @@ func OpenStore(ctx context.Context, cfg Config, log *slog.Logger) (*store.DB, er
 // AuditOrigin is the origin of a node's audit checkpoints.
 func AuditOrigin(name string) string { return "cie-node-" + name }
 
+// PacksDir is the folder, in a local blob store, of the pack segments holding the
+// node's instances.
+const PacksDir = "packs"
+
 // New opens everything the node keeps: credentials, store, blobs, audit log.
 func New(ctx context.Context, cfg Config, log *slog.Logger) (*Node, error) {
 	creds, err := bus.ReadCredentials(cfg.Credentials)
@@ -128,6 +134,13 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Node, error) {
 	fail := func(err error) (*Node, error) { n.closeStores(context.Background()); return nil, err }
 	if n.blobs, err = blob.Open(ctx, cfg.Blob); err != nil {
 		return fail(fmt.Errorf("opening blob store: %w", err))
+	}
+	// On a local disk, instances go into pack segments beside the blobs (see package
+	// pack); in an object store, each is an object.
+	if dir := n.blobs.LocalDir(); dir != "" {
+		if n.packs, err = pack.Open(filepath.Join(dir, PacksDir), pack.Options{}); err != nil {
+			return fail(err)
+		}
 	}
 	sk, err := auth.LoadOrCreateKey(filepath.Join(cfg.DataDir, "session.key"))
 	if err != nil {
@@ -162,7 +175,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Node, error) {
 	if err != nil {
 		return fail(fmt.Errorf("de-identification: %w", err))
 	}
-	n.archive = archive.New(archive.Options{DB: db, Blobs: n.blobs, Engine: engine, Audit: n.audit, Logger: log.With("part", "archive"), StateDir: cfg.DataDir})
+	n.archive = archive.New(archive.Options{DB: db, Blobs: n.blobs, Packs: n.packs, Engine: engine, Audit: n.audit, Logger: log.With("part", "archive"), StateDir: cfg.DataDir})
 	n.clinical = &cdm.Importer{Store: cdm.NewStore(db), Identity: clinicalIdentity(engine.Pseudonyms(), dopts), Log: log.With("part", "clinical")}
 	// The noise secret of the disclosure control, beside the pseudonym key: kept, for
 	// another secret gives other noise and lets researchers average old and new answers.
@@ -175,7 +188,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Node, error) {
 		return fail(fmt.Errorf("config section search: %w", err))
 	}
 	n.pacs = newPACS(n.archive, log.With("part", "dimse"))
-	n.datasets = dataset.NewStore(db, n.archive.Index(), n.blobs, n.audit, cfg.Name)
+	n.datasets = dataset.NewStore(db, n.archive.Index(), n.archive, n.blobs, n.audit, cfg.Name)
 	n.visas, err = visa.OpenNodeCache(visa.NodeCacheOptions{Dir: filepath.Join(cfg.DataDir, "visa"), Node: cfg.Name,
 		Request: n.busRequest, Log: log.With("part", "visa")})
 	if err != nil {
@@ -206,6 +219,11 @@ func (n *Node) closeStores(ctx context.Context) {
 	if n.archive != nil {
 		if err := n.archive.Close(ctx); err != nil {
 			n.log.Warn("closing archive", "err", err)
+		}
+	}
+	if n.packs != nil {
+		if err := n.packs.Close(); err != nil {
+			n.log.Warn("closing packs", "err", err)
 		}
 	}
 	if n.audit != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/cancerimage/cie/internal/dicom"
 	"github.com/cancerimage/cie/internal/dicom/dicomjson"
 	"github.com/cancerimage/cie/internal/node/index"
+	"github.com/cancerimage/cie/internal/node/pack"
 	"github.com/cancerimage/cie/internal/store"
 )
 
@@ -74,6 +75,7 @@ type Archive struct {
 	db     *store.DB
 	ix     *index.Index
 	blobs  *blob.Store
+	packs  *pack.Store
 	engine *deid.Engine
 	audit  *audit.Log
 	log    *slog.Logger
@@ -85,12 +87,22 @@ type Archive struct {
 	dirty     atomic.Bool
 	stopMarks context.CancelFunc
 	marksDone chan struct{}
+
+	// inflight counts, per pack segment, the instances appended to it whose index row
+	// is not written yet (see mark).
+	inflightMu sync.Mutex
+	inflight   map[uint32]int
 }
 
 // Options wire an Archive.
 type Options struct {
-	DB     *store.DB
-	Blobs  *blob.Store
+	DB    *store.DB
+	Blobs *blob.Store
+	// Packs, if set, holds the instances (the quarantine and metadata stay in Blobs):
+	// an ingest then costs one append and one shared flush (see package pack), and the
+	// index rows need no flush of their own, for Recover rebuilds lost ones from the
+	// packs. Without it, each instance is a file in Blobs.
+	Packs  *pack.Store
 	Engine *deid.Engine
 	Audit  *audit.Log
 	Logger *slog.Logger
@@ -101,7 +113,8 @@ type Options struct {
 
 // New returns an archive.
 func New(o Options) *Archive {
-	return &Archive{db: o.DB, ix: index.New(o.DB), blobs: o.Blobs, engine: o.Engine, audit: o.Audit, log: o.Logger, now: time.Now, stateDir: o.StateDir}
+	return &Archive{db: o.DB, ix: index.New(o.DB), blobs: o.Blobs, packs: o.Packs, engine: o.Engine, audit: o.Audit, log: o.Logger, now: time.Now,
+		stateDir: o.StateDir, inflight: map[uint32]int{}}
 }
 
 // Index returns the archive's index.
@@ -116,8 +129,8 @@ func (a *Archive) Audit() *audit.Log { return a.audit }
 // Blobs returns the archive's blob store.
 func (a *Archive) Blobs() *blob.Store { return a.blobs }
 
-// InstanceKey is the blob key of a stored instance, and MetadataKey that of its DICOM
-// JSON metadata.
+// InstanceKey is the blob key of a stored instance (when the archive has no packs, or
+// the label of its pack record), and MetadataKey that of its DICOM JSON metadata.
 func InstanceKey(study, series, sop string) string {
 	return "dicom/" + study + "/" + series + "/" + sop + ".dcm"
 }
@@ -187,21 +200,23 @@ func (a *Archive) store(ctx context.Context, f *dicom.File, res deid.Result, src
 	if _, err := a.ix.Get(ctx, rec.SOPUID); err == nil {
 		// Already here; another ingest of it may still be on its way to the disk.
 		out.Status = Duplicate
-		return out, a.durable(ctx)
+		return out, a.durable(ctx, false)
 	} else if !errors.Is(err, index.ErrNotFound) {
 		return out, err
 	}
 	key := InstanceKey(rec.StudyUID, rec.SeriesUID, rec.SOPUID)
-	info, err := a.putFile(ctx, key, f, size)
+	rec.Source = src.String()
+	info, err := a.putFile(ctx, key, rec.Source, f, size)
 	if err != nil {
 		return out, err
 	}
-	rec.Size, rec.SHA256, rec.BlobKey, rec.Source = info.Size, hex.EncodeToString(info.SHA256), key, src.String()
+	rec.Size, rec.SHA256, rec.BlobKey = info.Size, hex.EncodeToString(info.SHA256), info.Key
 	added, err := a.ix.Put(ctx, rec, a.now())
+	a.indexed(info.Key)
 	if err != nil {
 		return out, err
 	}
-	if err := a.durable(ctx); err != nil {
+	if err := a.durable(ctx, pack.IsLoc(info.Key)); err != nil {
 		return out, err
 	}
 	out.Size = info.Size
@@ -214,14 +229,28 @@ func (a *Archive) store(ctx context.Context, f *dicom.File, res deid.Result, src
 
 // durable returns once every file and index row written before it was called is on disk:
 // the blob store's and the database's flushes run at the same time, each shared with
-// the concurrent ingests that wait for it (group commit).
-func (a *Archive) durable(ctx context.Context) error {
-	dbErr := make(chan error, 1)
-	go func() { dbErr <- a.db.Sync(ctx) }()
-	err := a.blobs.Sync(ctx)
-	if derr := <-dbErr; err == nil {
-		err = derr
+// the concurrent ingests that wait for it (group commit). With packs, the packs' flush
+// is all: an index row lost with the database's last commits is rebuilt from its pack
+// record by Recover. packed says that only pack records were written; otherwise every
+// store is flushed.
+func (a *Archive) durable(ctx context.Context, packed bool) error {
+	if packed {
+		if err := a.packs.Sync(ctx); err != nil {
+			return fmt.Errorf("making the ingest durable: %w", err)
+		}
+		a.dirty.Store(true)
+		return nil
 	}
+	dbErr, packErr := make(chan error, 1), make(chan error, 1)
+	go func() { dbErr <- a.db.Sync(ctx) }()
+	go func() {
+		if a.packs == nil {
+			packErr <- nil
+			return
+		}
+		packErr <- a.packs.Sync(ctx)
+	}()
+	err := errors.Join(a.blobs.Sync(ctx), <-dbErr, <-packErr)
 	if err != nil {
 		return fmt.Errorf("making the ingest durable: %w", err)
 	}
@@ -235,9 +264,14 @@ const smallFile = 32 << 20
 
 var fileBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-// putFile writes f (received as size bytes) into the blob store under key, not yet
-// flushed (see durable).
-func (a *Archive) putFile(ctx context.Context, key string, f *dicom.File, size int64) (blob.Info, error) {
+// putFile writes f (received as size bytes from source) into the packs, or into the
+// blob store under key, not yet flushed (see durable). The returned Info's Key is the
+// pack location or the blob key. After a pack append, the caller calls indexed once
+// the index row is written (or failed).
+func (a *Archive) putFile(ctx context.Context, key, source string, f *dicom.File, size int64) (blob.Info, error) {
+	if a.packs != nil && size < smallFile {
+		return a.appendFile(ctx, key, source, f)
+	}
 	if size < smallFile {
 		buf := fileBufs.Get().(*bytes.Buffer)
 		defer func() {
@@ -281,7 +315,7 @@ func (a *Archive) Metadata(ctx context.Context, in index.Instance) ([]byte, erro
 			return data, nil
 		}
 	}
-	rc, err := a.blobs.Get(ctx, in.BlobKey)
+	rc, err := a.Open(ctx, in)
 	if err != nil {
 		return nil, fmt.Errorf("metadata of %s: %w", in.SOPUID, err)
 	}
@@ -346,7 +380,7 @@ func (a *Archive) keep(ctx context.Context, r io.Reader, src Source, reason, det
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, id, a.now().UnixMilli(), src.String(), src.Name, reason, detail, info.Size, key); err != nil {
 		return Outcome{}, fmt.Errorf("quarantining: %w", err)
 	}
-	if err := a.durable(ctx); err != nil {
+	if err := a.durable(ctx, false); err != nil {
 		return Outcome{}, fmt.Errorf("quarantining: %w", err)
 	}
 	a.log.Info("file quarantined", "id", id, "source", src.String(), "name", src.Name, "reason", reason, "detail", detail)

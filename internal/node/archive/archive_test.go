@@ -18,29 +18,46 @@ import (
 	"github.com/cancerimage/cie/internal/dicom"
 	"github.com/cancerimage/cie/internal/dicom/tags"
 	"github.com/cancerimage/cie/internal/node/migrations"
+	"github.com/cancerimage/cie/internal/node/pack"
 	"github.com/cancerimage/cie/internal/store"
 	"github.com/cancerimage/cie/internal/testenv"
 )
 
 var testKey = []byte("archive-test-key-0123456789abcdef")
 
-// backends runs fn on an archive over SQLite and a folder, and over PostgreSQL and S3.
-func backends(t *testing.T, fn func(t *testing.T, a *Archive)) {
+// Storage layouts of the instances, for backends.
+const (
+	withPacks = 1 << iota // instances in packs, on a local disk (the node's default there)
+	withFiles             // a file or object per instance (S3, or a folder without packs)
+)
+
+// backends runs fn on an archive over SQLite and packs in a folder, over PostgreSQL and
+// S3, and (if layouts has withFiles) over SQLite and a file per instance; layouts
+// limits them to those with packs or without.
+func backends(t *testing.T, layouts int, fn func(t *testing.T, a *Archive)) {
+	sqlite := func(t testing.TB) string { return filepath.Join(t.TempDir(), "node.db") }
+	folder := func(t testing.TB) string { return "file://" + t.TempDir() }
 	for _, b := range []struct {
 		name    string
 		db, obj func(t testing.TB) string
+		packs   bool
 	}{
-		{"sqlite+file", func(t testing.TB) string { return filepath.Join(t.TempDir(), "node.db") },
-			func(t testing.TB) string { return "file://" + t.TempDir() }},
-		{"postgres+s3", testenv.Postgres, testenv.S3},
+		{"sqlite+packs", sqlite, folder, true},
+		{"postgres+s3", testenv.Postgres, testenv.S3, false},
+		{"sqlite+files", sqlite, folder, false},
 	} {
+		if b.packs && layouts&withPacks == 0 || !b.packs && layouts&withFiles == 0 {
+			continue
+		}
 		t.Run(b.name, func(t *testing.T) {
-			fn(t, openTB(t, b.db(t), b.obj(t)))
+			fn(t, openTB(t, b.db(t), b.obj(t), b.packs))
 		})
 	}
 }
 
-func openTB(t testing.TB, dbURL, blobURL string) *Archive {
+// openTB opens an archive over dbURL and blobURL, with packs in the blob store's folder
+// (which must be a local one) if packs is set.
+func openTB(t testing.TB, dbURL, blobURL string, packs bool) *Archive {
 	t.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -69,7 +86,14 @@ func openTB(t testing.TB, dbURL, blobURL string) *Archive {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return New(Options{DB: db, Blobs: bs, Engine: en, Audit: al, Logger: log})
+	o := Options{DB: db, Blobs: bs, Engine: en, Audit: al, Logger: log}
+	if packs {
+		if o.Packs, err = pack.Open(filepath.Join(bs.LocalDir(), "packs"), pack.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { o.Packs.Close() })
+	}
+	return New(o)
 }
 
 // pydicom returns the pydicom test files (not the charset files), plain (not gzipped).
@@ -88,7 +112,7 @@ func pydicom(t *testing.T) []string {
 
 func TestIngestCorpus(t *testing.T) {
 	files := pydicom(t)
-	backends(t, func(t *testing.T, a *Archive) {
+	backends(t, withPacks|withFiles, func(t *testing.T, a *Archive) {
 		ctx := context.Background()
 		b, err := a.Begin(ctx, Source{Kind: "ingest", Peer: "test"})
 		if err != nil {
@@ -134,7 +158,10 @@ func TestIngestCorpus(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: %v", p, err)
 			}
-			rc, err := a.Blobs().Get(ctx, in.BlobKey)
+			if pack.IsLoc(in.BlobKey) != (a.packs != nil) {
+				t.Errorf("%s: stored at %s", p, in.BlobKey)
+			}
+			rc, err := a.Open(ctx, in)
 			if err != nil {
 				t.Fatalf("%s: %v", p, err)
 			}

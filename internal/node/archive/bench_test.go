@@ -42,5 +42,5 @@ func BenchmarkIngest(b *testing.B) {
 
 func openB(b *testing.B) *Archive {
 	dir := b.TempDir()
-	return openTB(b, filepath.Join(dir, "n.db"), "file://"+filepath.Join(dir, "blobs"))
+	return openTB(b, filepath.Join(dir, "n.db"), "file://"+filepath.Join(dir, "blobs"), true)
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/cancerimage/cie/internal/blob"
 	"github.com/cancerimage/cie/internal/node/index"
+	"github.com/cancerimage/cie/internal/node/pack"
 )
 
 // The archive acknowledges an instance once its file and index row are on disk, flushed
@@ -25,6 +26,11 @@ import (
 // disk, advanced every markInterval. After a stop that was not clean, Recover checks each
 // instance indexed since that time against its file (present, same SHA-256) and removes
 // from the index those whose file did not survive.
+//
+// With packs (Options.Packs), an ingest waits for the flush of its pack record only, not
+// for that of its index row: the state file also names the lowest pack segment that
+// may hold records whose rows were not yet flushed, and after an unclean stop Recover
+// reads those segments' records and indexes again any instance the index lost.
 
 // stateFile is the archive's state file in Options.StateDir.
 const stateFile = "ingest-state.json"
@@ -40,6 +46,8 @@ type ingestState struct {
 	Clean bool `json:"clean"`
 	// SyncedMS: every instance indexed before this time (Unix ms) is on disk.
 	SyncedMS int64 `json:"synced_ms"`
+	// PackSegment: every pack record in a lower segment has its index row on disk.
+	PackSegment uint32 `json:"pack_segment,omitempty"`
 }
 
 // Recovery is what Recover found.
@@ -48,6 +56,8 @@ type Recovery struct {
 	Unclean bool
 	// Checked instances were indexed after the last mark; Removed of them had lost their file.
 	Checked, Removed int
+	// Packs is what was read back from the packs.
+	Packs Replayed
 }
 
 // Recover runs at start, before any ingest: after an unclean stop it checks the recently
@@ -78,16 +88,22 @@ func (a *Archive) Recover(ctx context.Context) (Recovery, error) {
 			if err := a.ix.Delete(ctx, in.SOPUID, a.now()); err != nil && !errors.Is(err, index.ErrNotFound) {
 				return rep, fmt.Errorf("recovering: %w", err)
 			}
-			if err := a.blobs.Delete(ctx, in.BlobKey); err != nil && !errors.Is(err, blob.ErrNotFound) {
+			if pack.IsLoc(in.BlobKey) {
+				// What is left of its record stays in the segment, unreferenced.
+			} else if err := a.blobs.Delete(ctx, in.BlobKey); err != nil && !errors.Is(err, blob.ErrNotFound) {
 				a.log.Warn("recovering: removing a damaged file", "key", in.BlobKey, "err", err)
 			}
 			rep.Removed++
 			a.log.Warn("recovering: instance removed from the index; it was never acknowledged, the sender will send it again",
 				"sop", in.SOPUID, "reason", why)
 		}
-		a.log.Info("recovered from an unclean stop", "checked", rep.Checked, "removed", rep.Removed, "since", since.UTC())
+		if rep.Packs, err = a.replayPacks(ctx, st.PackSegment); err != nil {
+			return rep, err
+		}
+		a.log.Info("recovered from an unclean stop", "checked", rep.Checked, "removed", rep.Removed, "since", since.UTC(),
+			"pack_records", rep.Packs.Records, "reindexed", rep.Packs.Indexed, "damaged", rep.Packs.Damaged)
 	}
-	if err := a.writeState(ingestState{SyncedMS: a.now().UnixMilli()}); err != nil {
+	if err := a.writeState(ingestState{SyncedMS: a.now().UnixMilli(), PackSegment: a.lowPackSegment()}); err != nil {
 		return rep, err
 	}
 	mctx, stop := context.WithCancel(context.WithoutCancel(ctx))
@@ -99,7 +115,7 @@ func (a *Archive) Recover(ctx context.Context) (Recovery, error) {
 
 // check returns why an indexed instance's file is not what the index says ("" if it is).
 func (a *Archive) check(ctx context.Context, in index.Instance) string {
-	rc, err := a.blobs.Get(ctx, in.BlobKey)
+	rc, err := a.Open(ctx, in)
 	if err != nil {
 		return "file missing: " + err.Error()
 	}
@@ -141,13 +157,19 @@ func (a *Archive) keepMarking(ctx context.Context) {
 // mark flushes what was written so far and records it in the state file.
 func (a *Archive) mark(ctx context.Context, clean bool) error {
 	t := a.now()
+	low := a.lowPackSegment()
 	if err := a.blobs.Sync(ctx); err != nil {
 		return err
+	}
+	if a.packs != nil {
+		if err := a.packs.Sync(ctx); err != nil {
+			return err
+		}
 	}
 	if err := a.db.Sync(ctx); err != nil {
 		return err
 	}
-	return a.writeState(ingestState{Clean: clean, SyncedMS: t.UnixMilli()})
+	return a.writeState(ingestState{Clean: clean, SyncedMS: t.UnixMilli(), PackSegment: low})
 }
 
 // Close records an orderly stop; call it after the last ingest has returned.

@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/cancerimage/cie/internal/node/index"
+	"github.com/cancerimage/cie/internal/node/pack"
 	"github.com/cancerimage/cie/internal/synth"
 )
 
@@ -39,7 +43,7 @@ func synthFiles(t testing.TB, n int) [][]byte {
 // mark are not even looked at; a clean stop needs no check at all.
 func TestRecover(t *testing.T) {
 	files := synthFiles(t, 8)
-	backends(t, func(t *testing.T, a *Archive) {
+	backends(t, withFiles, func(t *testing.T, a *Archive) {
 		ctx := context.Background()
 		a.stateDir = t.TempDir()
 		clock := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
@@ -118,4 +122,119 @@ func TestRecover(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// TestRecoverPacks simulates a power loss with packs: the database lost the rows of
+// instances whose pack records were flushed (and so acknowledged); Recover indexes them
+// again from the records. A row whose record was torn is removed, and a record of a
+// segment before the last mark is not read at all.
+func TestRecoverPacks(t *testing.T) {
+	files := synthFiles(t, 8)
+	dir := t.TempDir()
+	a := openTB(t, filepath.Join(dir, "node.db"), "file://"+filepath.Join(dir, "blobs"), false)
+	// One record per segment, so that each can be damaged alone.
+	ps, err := pack.Open(filepath.Join(dir, "packs"), pack.Options{SegmentSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ps.Close()
+	a.packs = ps
+	ctx := context.Background()
+	a.stateDir = t.TempDir()
+	clock := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	a.now = func() time.Time { return clock }
+	if rep, err := a.Recover(ctx); err != nil || rep.Unclean {
+		t.Fatalf("first start: %+v, %v", rep, err)
+	}
+	ingest := func(data []byte) (Outcome, index.Instance) {
+		out, err := a.Ingest(ctx, bytes.NewReader(data), int64(len(data)), Source{Kind: "dimse", Peer: "PACS"})
+		if err != nil || out.Status != Stored {
+			t.Fatalf("ingest: %+v, %v", out, err)
+		}
+		in, err := a.ix.Get(ctx, out.SOPUID)
+		if err != nil || !pack.IsLoc(in.BlobKey) {
+			t.Fatalf("stored instance: %+v, %v", in, err)
+		}
+		return out, in
+	}
+	var before, after []index.Instance
+	for _, f := range files[:4] {
+		_, in := ingest(f)
+		before = append(before, in)
+	}
+	clock = clock.Add(time.Minute)
+	if err := a.mark(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	clock = clock.Add(time.Minute)
+	for _, f := range files[4:] {
+		_, in := ingest(f)
+		after = append(after, in)
+	}
+	a.stopMarks()
+	<-a.marksDone
+	a.stopMarks = nil
+	// The power goes. The database loses its last commits: the rows of after[1] and
+	// after[2] (whose records were flushed), and, to show that old segments are not
+	// read again, that of before[0]. The record of after[0] is torn: its row survived.
+	for _, in := range []index.Instance{after[1], after[2], before[0]} {
+		if err := a.ix.Delete(ctx, in.SOPUID, clock); err != nil {
+			t.Fatal(err)
+		}
+	}
+	loc, _ := pack.ParseLoc(after[0].BlobKey)
+	if err := os.Truncate(filepath.Join(dir, "packs", fmt.Sprintf("%08d.pack", loc.Segment)), loc.Offset+loc.Length/2); err != nil {
+		t.Fatal(err)
+	}
+	ps.Close() // the process ends
+	ps, err = pack.Open(filepath.Join(dir, "packs"), pack.Options{SegmentSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ps.Close()
+	a.packs = ps
+
+	rep, err := a.Recover(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Recovery{Unclean: true, Checked: 2, Removed: 1, Packs: Replayed{Records: 3, Indexed: 2}}
+	if rep != want {
+		t.Fatalf("recovery %+v, want %+v", rep, want)
+	}
+	if _, err := a.ix.Get(ctx, after[0].SOPUID); !errors.Is(err, index.ErrNotFound) {
+		t.Errorf("instance with a torn record: %v, want it removed", err)
+	}
+	if _, err := a.ix.Get(ctx, before[0].SOPUID); !errors.Is(err, index.ErrNotFound) {
+		t.Errorf("a segment before the mark was read again: %v", err)
+	}
+	for _, want := range after[1:] {
+		got, err := a.ix.Get(ctx, want.SOPUID)
+		if err != nil {
+			t.Fatalf("instance %s not indexed again: %v", want.SOPUID, err)
+		}
+		if got.BlobKey != want.BlobKey || got.SHA256 != want.SHA256 || got.Size != want.Size || got.Source != want.Source ||
+			got.StudyUID != want.StudyUID || got.SeriesUID != want.SeriesUID || got.Rows != want.Rows || got.TransferSyntax != want.TransferSyntax {
+			t.Errorf("indexed again as %+v, was %+v", got, want)
+		}
+		if a.check(ctx, got) != "" {
+			t.Errorf("instance %s: %s", got.SOPUID, a.check(ctx, got))
+		}
+	}
+	// The removed instance can be sent again; a re-indexed one is a duplicate.
+	if out, _ := ingest(files[4]); out.SOPUID != after[0].SOPUID {
+		t.Fatalf("sent again: %+v", out)
+	}
+	if out, err := a.Ingest(ctx, bytes.NewReader(files[5]), int64(len(files[5])), Source{Kind: "test"}); err != nil || out.Status != Duplicate {
+		t.Fatalf("re-indexed instance sent again: %+v, %v", out, err)
+	}
+	if err := a.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := a.Recover(ctx); err != nil || rep != (Recovery{}) {
+		t.Fatalf("after a clean stop: %+v, %v", rep, err)
+	}
+	if err := a.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
 }

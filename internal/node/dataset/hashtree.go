@@ -132,11 +132,11 @@ func (c Change) String() string {
 	return fmt.Sprintf("instance %s of series %s of study %s: %s", c.Instance, c.Series, c.Study, c.What)
 }
 
-// Verify recomputes the leaves of a recorded tree from the stored files (read from the
-// blob store at the keys the index gives, or missing when the index no longer has them)
+// Verify recomputes the leaves of a recorded tree from the stored files (opened with
+// files for the instances the index gives, or missing when the index no longer has them)
 // and from the index's current content of the same studies, and returns what differs,
 // in study, series and instance order. No changes means the content is as recorded.
-func Verify(ctx context.Context, ix *index.Index, blobs *blob.Store, recorded *Tree) (*Tree, []Change, error) {
+func Verify(ctx context.Context, ix *index.Index, files Files, recorded *Tree) (*Tree, []Change, error) {
 	found := &Tree{}
 	for stUID := range recorded.Studies {
 		list, err := ix.Instances(ctx, stUID, "", "")
@@ -147,7 +147,7 @@ func Verify(ctx context.Context, ix *index.Index, blobs *blob.Store, recorded *T
 			return nil, nil, err
 		}
 		for _, in := range list {
-			digest, err := fileDigest(ctx, blobs, in.BlobKey)
+			digest, err := fileDigest(ctx, files, in)
 			if errors.Is(err, blob.ErrNotFound) {
 				continue // the file is gone: the instance is missing
 			}
@@ -161,15 +161,15 @@ func Verify(ctx context.Context, ix *index.Index, blobs *blob.Store, recorded *T
 	return found, Diff(recorded, found), nil
 }
 
-func fileDigest(ctx context.Context, blobs *blob.Store, key string) (string, error) {
-	rc, err := blobs.Get(ctx, key)
+func fileDigest(ctx context.Context, files Files, in index.Instance) (string, error) {
+	rc, err := files.Open(ctx, in)
 	if err != nil {
 		return "", err
 	}
 	defer rc.Close()
 	h := sha256.New()
 	if _, err := io.Copy(h, rc); err != nil {
-		return "", fmt.Errorf("reading %s: %w", key, err)
+		return "", fmt.Errorf("reading instance %s: %w", in.SOPUID, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -3,12 +3,18 @@ package dataset
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
+	"strings"
 	"testing"
+
+	"github.com/cancerimage/cie/internal/blob"
 
 	"github.com/cancerimage/cie/internal/dicom"
 	"github.com/cancerimage/cie/internal/dicom/tags"
 	"github.com/cancerimage/cie/internal/node/archive"
 	"github.com/cancerimage/cie/internal/node/archive/archivetest"
+	"github.com/cancerimage/cie/internal/node/index"
 	"github.com/cancerimage/cie/internal/synth"
 )
 
@@ -65,7 +71,7 @@ func TestTreeBuildAndVerify(t *testing.T) {
 	if again, _ := Build(ctx, a.Index(), rev); again.Root != tree.Root {
 		t.Fatal("the root depends on the order of the studies")
 	}
-	if found, changes, err := Verify(ctx, a.Index(), a.Blobs(), tree); err != nil || len(changes) != 0 || found.Root != tree.Root {
+	if found, changes, err := Verify(ctx, a.Index(), a, tree); err != nil || len(changes) != 0 || found.Root != tree.Root {
 		t.Fatalf("untouched content: %v %v", changes, err)
 	}
 
@@ -87,13 +93,9 @@ func TestTreeBuildAndVerify(t *testing.T) {
 			}
 		}
 	}
-	if _, err := a.Blobs().Put(ctx, changed.key, bytes.NewReader([]byte("not the same bytes"))); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Blobs().Delete(ctx, removed.key); err != nil {
-		t.Fatal(err)
-	}
-	found, changes, err := Verify(ctx, a.Index(), a.Blobs(), tree)
+	// The storage damaged: one file changed, one gone.
+	files := damaged{Files: a, changed: changed.sop, missing: removed.sop}
+	found, changes, err := Verify(ctx, a.Index(), files, tree)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +140,7 @@ func TestTreeSeesAddedInstance(t *testing.T) {
 	if err != nil || out.Status != archive.Stored {
 		t.Fatalf("ingest: %+v %v", out, err)
 	}
-	_, changes, err := Verify(ctx, a.Index(), a.Blobs(), tree)
+	_, changes, err := Verify(ctx, a.Index(), a, tree)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,4 +150,21 @@ func TestTreeSeesAddedInstance(t *testing.T) {
 	if _, err := Build(ctx, a.Index(), nil); err == nil {
 		t.Error("a dataset without studies built")
 	}
+}
+
+// damaged is the archive's storage with the file of one instance changed and that of
+// another gone.
+type damaged struct {
+	Files
+	changed, missing string
+}
+
+func (d damaged) Open(ctx context.Context, in index.Instance) (io.ReadCloser, error) {
+	switch in.SOPUID {
+	case d.changed:
+		return io.NopCloser(strings.NewReader("not the same bytes")), nil
+	case d.missing:
+		return nil, fmt.Errorf("instance %s: %w", in.SOPUID, blob.ErrNotFound)
+	}
+	return d.Files.Open(ctx, in)
 }

@@ -35,14 +35,22 @@ type Store struct {
 	db    *store.DB
 	ix    *index.Index
 	blobs *blob.Store
+	files Files
 	audit *audit.Log
 	node  string
 	now   func() time.Time
 }
 
-// NewStore returns the datasets of node over its stores.
-func NewStore(db *store.DB, ix *index.Index, blobs *blob.Store, log *audit.Log, node string) *Store {
-	return &Store{db: db, ix: ix, blobs: blobs, audit: log, node: node, now: time.Now}
+// Files opens the stored file of an indexed instance; the node's archive is one. A
+// missing file fails with an error that matches blob.ErrNotFound.
+type Files interface {
+	Open(ctx context.Context, in index.Instance) (io.ReadCloser, error)
+}
+
+// NewStore returns the datasets of node over its stores: the index and files of its
+// instances, and blobs for the datasets' own records.
+func NewStore(db *store.DB, ix *index.Index, files Files, blobs *blob.Store, log *audit.Log, node string) *Store {
+	return &Store{db: db, ix: ix, files: files, blobs: blobs, audit: log, node: node, now: time.Now}
 }
 
 // NewID returns a fresh dataset identifier for the node: unique across the hub, since
@@ -269,7 +277,7 @@ func (s *Store) Verify(ctx context.Context, id string) (recorded, found *Tree, c
 	if recorded, err = s.tree(ctx, id); err != nil {
 		return nil, nil, nil, err
 	}
-	found, changes, err = Verify(ctx, s.ix, s.blobs, recorded)
+	found, changes, err = Verify(ctx, s.ix, s.files, recorded)
 	return recorded, found, changes, err
 }
 

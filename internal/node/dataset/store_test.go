@@ -26,7 +26,7 @@ func sampleMeta() catalogue.Dataset {
 func TestStoreLifeCycle(t *testing.T) {
 	ctx := context.Background()
 	a, studies, _ := fixture(t)
-	s := NewStore(a.DB(), a.Index(), a.Blobs(), a.Audit(), "oslo")
+	s := NewStore(a.DB(), a.Index(), a, a.Blobs(), a.Audit(), "oslo")
 	d, err := s.Create(ctx, "holder", sampleMeta(), studies)
 	if err != nil {
 		t.Fatal(err)

@@ -17,7 +17,7 @@ func TestReviseVersions(t *testing.T) {
 	ctx := context.Background()
 	a, studies, _ := fixture(t)
 	slices.Sort(studies)
-	s := NewStore(a.DB(), a.Index(), a.Blobs(), a.Audit(), "oslo")
+	s := NewStore(a.DB(), a.Index(), a, a.Blobs(), a.Audit(), "oslo")
 	d, err := s.Create(ctx, "holder", sampleMeta(), studies[:1])
 	if err != nil {
 		t.Fatal(err)
@@ -90,7 +90,7 @@ func TestReviseRace(t *testing.T) {
 	ctx := context.Background()
 	a, studies, _ := fixture(t)
 	slices.Sort(studies)
-	s := NewStore(a.DB(), a.Index(), a.Blobs(), a.Audit(), "oslo")
+	s := NewStore(a.DB(), a.Index(), a, a.Blobs(), a.Audit(), "oslo")
 	d, err := s.Create(ctx, "holder", sampleMeta(), studies)
 	if err != nil {
 		t.Fatal(err)

@@ -38,7 +38,7 @@ func (s *Service) registerPixels(route func(string, Op, http.HandlerFunc)) {
 
 // openFrames reads the stored instance and locates its frames.
 func (s *Service) openFrames(r *http.Request, in index.Instance) (*pixel.Frames, error) {
-	rc, err := s.archive.Blobs().Get(r.Context(), in.BlobKey)
+	rc, err := s.archive.Open(r.Context(), in)
 	if err != nil {
 		return nil, err
 	}

@@ -354,7 +354,7 @@ func (s *Service) retrieve(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return
 		}
-		rc, err := s.archive.Blobs().Get(r.Context(), in.BlobKey)
+		rc, err := s.archive.Open(r.Context(), in)
 		if err != nil {
 			s.log.Error("retrieve: instance missing from the blob store", "sop", in.SOPUID, "key", in.BlobKey, "err", err)
 			return // the client sees a truncated multipart body, never a wrong one

@@ -193,7 +193,7 @@ func (s *Service) bulkdata(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	in := list[0]
-	rc, err := s.archive.Blobs().Get(r.Context(), in.BlobKey)
+	rc, err := s.archive.Open(r.Context(), in)
 	if err != nil {
 		s.fail(w, err)
 		return

@@ -103,7 +103,7 @@ func (s *Service) writeZip(w http.ResponseWriter, r *http.Request, list []index.
 		if err != nil {
 			s.abort("zip", in, err)
 		}
-		rc, err := s.archive.Blobs().Get(r.Context(), in.BlobKey)
+		rc, err := s.archive.Open(r.Context(), in)
 		if err != nil {
 			s.abort("zip: instance missing from the blob store", in, err)
 		}

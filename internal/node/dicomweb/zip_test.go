@@ -72,7 +72,7 @@ func TestRetrieveZip(t *testing.T) {
 	direct := func(in string) []byte {
 		for _, s := range stored {
 			if s.SOPUID == in {
-				rc, err := a.Blobs().Get(context.Background(), s.BlobKey)
+				rc, err := a.Open(context.Background(), s)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -116,7 +116,7 @@ func newFixture(t testing.TB, dbURL string) *fixture {
 		t.Fatalf("clinical import: %+v", rep.Problems)
 	}
 
-	ds := dataset.NewStore(f.a.DB(), f.a.Index(), f.a.Blobs(), f.a.Audit(), demoNode)
+	ds := dataset.NewStore(f.a.DB(), f.a.Index(), f.a, f.a.Blobs(), f.a.Audit(), demoNode)
 	studiesWith := func(mod string) []string {
 		rows, err := f.a.DB().Query(ctx, `SELECT study_uid FROM studies WHERE modalities LIKE ? ORDER BY study_uid`, "%"+mod+"%")
 		if err != nil {

@@ -17,13 +17,14 @@ import (
 	"github.com/cancerimage/cie/internal/deid"
 	"github.com/cancerimage/cie/internal/node/archive"
 	"github.com/cancerimage/cie/internal/node/migrations"
+	"github.com/cancerimage/cie/internal/node/pack"
 	"github.com/cancerimage/cie/internal/store"
 )
 
 // Key is the pseudonym key of the archives Open makes.
 var Key = []byte("archivetest-key-0123456789abcdef0123")
 
-// Open returns an archive over SQLite and a folder in t's temporary folders, with the
+// Open returns an archive over SQLite and a folder (instances in packs) in t's temporary folders, with the
 // default de-identification profile; everything is closed when t ends.
 func Open(t testing.TB) *archive.Archive {
 	t.Helper()
@@ -67,5 +68,11 @@ func OpenDB(t testing.TB, dbURL string) *archive.Archive {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return archive.New(archive.Options{DB: db, Blobs: bs, Engine: en, Audit: al, Logger: log})
+	// Instances in packs beside the blobs, as a node on a local disk keeps them.
+	ps, err := pack.Open(filepath.Join(bs.LocalDir(), "packs"), pack.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ps.Close() })
+	return archive.New(archive.Options{DB: db, Blobs: bs, Packs: ps, Engine: en, Audit: al, Logger: log})
 }
