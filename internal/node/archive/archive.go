@@ -211,12 +211,25 @@ func (a *Archive) store(ctx context.Context, f *dicom.File, res deid.Result, src
 		return out, err
 	}
 	rec.Size, rec.SHA256, rec.BlobKey = info.Size, hex.EncodeToString(info.SHA256), info.Key
+	// A pack record's flush goes on while the index row is written: both must be done
+	// before the instance is acknowledged, neither needs the other.
+	packed := pack.IsLoc(info.Key)
+	var flushed chan error
+	if packed {
+		flushed = make(chan error, 1)
+		go func() { flushed <- a.durable(ctx, true) }()
+	}
 	added, err := a.ix.Put(ctx, rec, a.now())
 	a.indexed(info.Key)
 	if err != nil {
 		return out, err
 	}
-	if err := a.durable(ctx, pack.IsLoc(info.Key)); err != nil {
+	if packed {
+		err = <-flushed
+	} else {
+		err = a.durable(ctx, false)
+	}
+	if err != nil {
 		return out, err
 	}
 	out.Size = info.Size

@@ -36,7 +36,9 @@ func (a *Archive) appendFile(_ context.Context, key, source string, f *dicom.Fil
 	if _, err := f.WriteTo(buf); err != nil {
 		return blob.Info{}, fmt.Errorf("storing %s: %w", key, err)
 	}
-	sum := sha256.Sum256(buf.Bytes())
+	// The digest is computed while the record is written.
+	summed := make(chan [sha256.Size]byte, 1)
+	go func() { summed <- sha256.Sum256(buf.Bytes()) }()
 	label, _ := json.Marshal(packLabel{Key: key, Source: source})
 	a.inflightMu.Lock()
 	loc, err := a.packs.Append(label, buf.Bytes())
@@ -44,6 +46,7 @@ func (a *Archive) appendFile(_ context.Context, key, source string, f *dicom.Fil
 		a.inflight[loc.Segment]++
 	}
 	a.inflightMu.Unlock()
+	sum := <-summed
 	if err != nil {
 		return blob.Info{}, fmt.Errorf("storing %s: %w", key, err)
 	}
