@@ -92,6 +92,8 @@ type Archive struct {
 	// is not written yet (see mark).
 	inflightMu sync.Mutex
 	inflight   map[uint32]int
+
+	putter *putter // writes the index rows of ingests
 }
 
 // Options wire an Archive.
@@ -113,7 +115,8 @@ type Options struct {
 
 // New returns an archive.
 func New(o Options) *Archive {
-	return &Archive{db: o.DB, ix: index.New(o.DB), blobs: o.Blobs, packs: o.Packs, engine: o.Engine, audit: o.Audit, log: o.Logger, now: time.Now,
+	ix := index.New(o.DB)
+	return &Archive{db: o.DB, ix: ix, putter: &putter{ix: ix}, blobs: o.Blobs, packs: o.Packs, engine: o.Engine, audit: o.Audit, log: o.Logger, now: time.Now,
 		stateDir: o.StateDir, inflight: map[uint32]int{}}
 }
 
@@ -219,7 +222,7 @@ func (a *Archive) store(ctx context.Context, f *dicom.File, res deid.Result, src
 		flushed = make(chan error, 1)
 		go func() { flushed <- a.durable(ctx, true) }()
 	}
-	added, err := a.ix.Put(ctx, rec, a.now())
+	added, err := a.putter.put(ctx, rec, a.now())
 	a.indexed(info.Key)
 	if err != nil {
 		return out, err

@@ -166,6 +166,13 @@ func (ix *Index) Put(ctx context.Context, r Record, now time.Time) (added bool, 
 // PutMany indexes the instances in one transaction (all or none) and returns how many
 // were new. Bulk loads use it: one commit for many instances.
 func (ix *Index) PutMany(ctx context.Context, recs []Record, now time.Time) (added int, err error) {
+	_, added, err = ix.PutEach(ctx, recs, now)
+	return added, err
+}
+
+// PutEach is PutMany, and also reports for each instance whether it was new (false:
+// already indexed, or earlier in recs).
+func (ix *Index) PutEach(ctx context.Context, recs []Record, now time.Time) (isNew []bool, added int, err error) {
 	ms := now.UnixMilli()
 	if ix.db.Dialect() == store.SQLite {
 		ix.writeMu.Lock()
@@ -174,6 +181,7 @@ func (ix *Index) PutMany(ctx context.Context, recs []Record, now time.Time) (add
 	var t *txStmts
 	err = ix.db.Tx(ctx, func(tx *store.Tx) error {
 		added = 0
+		isNew = make([]bool, len(recs))
 		t = &txStmts{ix: ix, tx: tx, stmts: map[string]*sql.Stmt{}, seen: map[string]bool{},
 			seriesN: map[string]int{}, studies: map[string]*studyDelta{}, mods: map[string]string{}}
 		for i := range recs {
@@ -184,11 +192,12 @@ func (ix *Index) PutMany(ctx context.Context, recs []Record, now time.Time) (add
 			if ok {
 				added++
 			}
+			isNew[i] = ok
 		}
 		return t.counts(ctx, ms)
 	})
 	if err != nil {
-		return 0, fmt.Errorf("indexing: %w", store.Classify(err))
+		return nil, 0, fmt.Errorf("indexing: %w", store.Classify(err))
 	}
 	if ix.known != nil {
 		ix.known.remember(t.seriesOrder, t.mods)
@@ -196,7 +205,7 @@ func (ix *Index) PutMany(ctx context.Context, recs []Record, now time.Time) (add
 	if added > 0 {
 		ix.db.MarkChanged()
 	}
-	return added, nil
+	return isNew, added, nil
 }
 
 // studyDelta is what a transaction adds to a study's counts.
