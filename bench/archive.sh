@@ -117,11 +117,12 @@ for round in $rounds; do
   done
 done
 
-ratio() { # a b: min and max over rounds of files/s(a) / files/s(b) = secs(b)/secs(a), round by round
+ratio() { # a b: files/s(a) / files/s(b) = secs(b)/secs(a), round by round: min–max, median
   paste <(awk -v k="$1" '$1==k {print $2}' "$tmp/results") <(awk -v k="$2" '$1==k {print $2}' "$tmp/results") |
-    awk '{r=$2/$1; if (NR==1 || r<lo) lo=r; if (NR==1 || r>hi) hi=r} END {printf "%.2f–%.2fx", lo, hi}'
+    awk '{print $2/$1}' | sort -g |
+    awk '{r[NR]=$1} END {m=(NR%2 ? r[(NR+1)/2] : (r[NR/2]+r[NR/2+1])/2); printf "%.2f–%.2fx (median %.2fx)", r[1], r[NR], m}'
 }
-echo "ratios (files/s, per round, min–max):"
+echo "ratios (files/s, per round: min–max, median):"
 for par in 1 "$PAR"; do
   printf '  %d assoc: cie / Orthanc %s (target >= 2x), cie / storescp %s (target >= 0.7x)\n' "$par" \
     "$(ratio cie-$par orthanc-$par)" "$(ratio cie-$par storescp-$par)"
