@@ -267,14 +267,14 @@ func (s *Store) startLocked() error {
 	}
 }
 
-// retireLocked stops appending to the current segment; it is closed once flushed.
+// retireLocked stops appending to the current segment. The next flush flushes and
+// closes it (it is marked as written even if it was flushed already, for a flush
+// running now may hold it; only a flush closes a segment it was given).
 func (s *Store) retireLocked() {
 	if s.cur == nil {
 		return
 	}
-	if _, pending := s.dirty[s.curSeg]; !pending {
-		s.cur.Close()
-	}
+	s.dirty[s.curSeg] = s.cur
 	s.cur = nil
 }
 
@@ -285,30 +285,25 @@ func (s *Store) Sync(ctx context.Context) error {
 }
 
 // flush flushes the segments written since their last flush, and closes those no
-// longer appended to.
+// longer appended to (once flushed, and not given to a later flush).
 func (s *Store) flush(context.Context) error {
 	s.mu.Lock()
 	files := s.dirty
 	s.dirty = map[uint32]*os.File{}
-	cur := s.cur
 	s.mu.Unlock()
 	var errs []error
 	for seg, f := range files {
-		if err := unix.Fdatasync(int(f.Fd())); err != nil {
+		err := unix.Fdatasync(int(f.Fd()))
+		s.mu.Lock()
+		switch {
+		case err != nil:
 			errs = append(errs, fmt.Errorf("flushing pack segment %s: %w", s.path(seg), err))
 			// Flush it again next time: its records must not be promised.
-			s.mu.Lock()
 			s.dirty[seg] = f
-			s.mu.Unlock()
-			continue
+		case f != s.cur && s.dirty[seg] != f && !s.closed:
+			f.Close()
 		}
-		if f != cur {
-			s.mu.Lock()
-			if _, again := s.dirty[seg]; !again && f != s.cur {
-				f.Close()
-			}
-			s.mu.Unlock()
-		}
+		s.mu.Unlock()
 	}
 	return errors.Join(errs...)
 }
@@ -472,9 +467,7 @@ func (s *Store) Close() error {
 		s.cur = nil
 	}
 	for seg, f := range s.dirty {
-		if f != nil {
-			f.Close()
-		}
+		f.Close()
 		delete(s.dirty, seg)
 	}
 	for seg, f := range s.readers {
