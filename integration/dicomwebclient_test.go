@@ -111,6 +111,7 @@ func packedInstances(t *testing.T, dir string) []packedRecord {
 				return err
 			}
 			data, err := io.ReadAll(sr)
+			sr.Close()
 			if err != nil {
 				return err
 			}

@@ -100,7 +100,7 @@ func (a *Archive) Open(ctx context.Context, in index.Instance) (io.ReadCloser, e
 	if err != nil {
 		return nil, fmt.Errorf("instance %s: %w", in.SOPUID, err)
 	}
-	return io.NopCloser(r), nil
+	return r, nil
 }
 
 // Replayed is what replayPacks did.
@@ -176,7 +176,9 @@ func (a *Archive) replay(ctx context.Context, r pack.Record) (string, error) {
 		return err.Error(), nil
 	}
 	data := make([]byte, r.Loc.Length) // at most smallFile, checked above
-	if _, err := io.ReadFull(sr, data); err != nil {
+	_, err = io.ReadFull(sr, data)
+	sr.Close()
+	if err != nil {
 		return err.Error(), nil
 	}
 	f, err := dicom.Parse(bytes.NewReader(data), int64(len(data)), dicom.ParseOptions{})

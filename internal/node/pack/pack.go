@@ -98,8 +98,6 @@ type Store struct {
 	curEnd int64
 	next   uint32              // the number the next new segment gets
 	dirty  map[uint32]*os.File // segments written since their last flush
-	// readers are the segments open for reading, by number.
-	readers map[uint32]*os.File
 }
 
 // Options configure Open.
@@ -115,7 +113,7 @@ func Open(dir string, o Options) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("opening pack store %s: %w", dir, err)
 	}
-	s := &Store{dir: dir, maxSize: o.SegmentSize, dirty: map[uint32]*os.File{}, readers: map[uint32]*os.File{}}
+	s := &Store{dir: dir, maxSize: o.SegmentSize, dirty: map[uint32]*os.File{}}
 	if s.maxSize <= 0 {
 		s.maxSize = DefaultSegmentSize
 	}
@@ -308,42 +306,51 @@ func (s *Store) flush(context.Context) error {
 	return errors.Join(errs...)
 }
 
-// reader returns the segment seg open for reading.
-func (s *Store) reader(seg uint32) (*os.File, error) {
+// open opens segment seg for reading; the caller closes it.
+func (s *Store) open(seg uint32) (*os.File, int64, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil, ErrClosed
-	}
-	if f := s.readers[seg]; f != nil {
-		return f, nil
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return nil, 0, ErrClosed
 	}
 	f, err := os.Open(s.path(seg))
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("pack segment %d: %w", seg, ErrNotFound)
+		return nil, 0, fmt.Errorf("pack segment %d: %w", seg, ErrNotFound)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("opening pack segment: %w", err)
-	}
-	s.readers[seg] = f
-	return f, nil
-}
-
-// Reader returns the payload at loc. It fails with ErrNotFound if the segment is
-// missing or too short to hold it.
-func (s *Store) Reader(loc Loc) (*io.SectionReader, error) {
-	f, err := s.reader(loc.Segment)
-	if err != nil {
-		return nil, err
+		return nil, 0, fmt.Errorf("opening pack segment: %w", err)
 	}
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("reading pack segment %d: %w", loc.Segment, err)
+		f.Close()
+		return nil, 0, fmt.Errorf("reading pack segment %d: %w", seg, err)
 	}
-	if loc.Offset+loc.Length > fi.Size() {
-		return nil, fmt.Errorf("record %s: %w (segment has %d bytes)", loc, ErrNotFound, fi.Size())
+	return f, fi.Size(), nil
+}
+
+// Section is a record's payload, open for reading (each Section has a file of its
+// own, so none is left open once the readers are done). Close releases it.
+type Section struct {
+	*io.SectionReader
+	f *os.File
+}
+
+// Close closes the section's file.
+func (r *Section) Close() error { return r.f.Close() }
+
+// Reader opens the payload at loc; the caller closes it. It fails with ErrNotFound if
+// the segment is missing or too short to hold it.
+func (s *Store) Reader(loc Loc) (*Section, error) {
+	f, size, err := s.open(loc.Segment)
+	if err != nil {
+		return nil, err
 	}
-	return io.NewSectionReader(f, loc.Offset, loc.Length), nil
+	if loc.Offset+loc.Length > size {
+		f.Close()
+		return nil, fmt.Errorf("record %s: %w (segment has %d bytes)", loc, ErrNotFound, size)
+	}
+	return &Section{SectionReader: io.NewSectionReader(f, loc.Offset, loc.Length), f: f}, nil
 }
 
 // Record is one record found by Scan.
@@ -360,6 +367,7 @@ func (s *Store) Verify(r Record) error {
 	if err != nil {
 		return err
 	}
+	defer sr.Close()
 	h := crc32.New(castagnoli)
 	if _, err := io.Copy(h, sr); err != nil {
 		return fmt.Errorf("reading record %s: %w", r.Loc, err)
@@ -383,15 +391,12 @@ type ScanEnd struct {
 // (which Scan returns) or the records end. A record's header is checked before its
 // lengths are trusted; its payload is not read (see Verify).
 func (s *Store) Scan(ctx context.Context, seg uint32, fn func(Record) error) (ScanEnd, error) {
-	f, err := s.reader(seg)
+	f, size, err := s.open(seg)
 	if err != nil {
 		return ScanEnd{}, err
 	}
-	fi, err := f.Stat()
-	if err != nil {
-		return ScanEnd{}, fmt.Errorf("scanning pack segment %d: %w", seg, err)
-	}
-	return scan(ctx, f, fi.Size(), seg, fn)
+	defer f.Close()
+	return scan(ctx, f, size, seg, fn)
 }
 
 // scan reads the records of a segment of size bytes from r.
@@ -452,8 +457,8 @@ func readAt(r io.ReaderAt, b []byte, off int64) error {
 	return err
 }
 
-// Close flushes what was appended and closes the segments. Readers returned before
-// fail afterwards.
+// Close flushes what was appended and closes the segments it appends to. Sections
+// opened before stay readable until closed.
 func (s *Store) Close() error {
 	err := s.Sync(context.Background())
 	s.mu.Lock()
@@ -469,10 +474,6 @@ func (s *Store) Close() error {
 	for seg, f := range s.dirty {
 		f.Close()
 		delete(s.dirty, seg)
-	}
-	for seg, f := range s.readers {
-		f.Close()
-		delete(s.readers, seg)
 	}
 	return err
 }

@@ -25,6 +25,7 @@ func readAll(t *testing.T, s *Store, l Loc) []byte {
 	if err != nil {
 		t.Fatalf("Reader(%s): %v", l, err)
 	}
+	defer r.Close()
 	b, err := io.ReadAll(r)
 	if err != nil {
 		t.Fatal(err)
@@ -59,6 +60,7 @@ func TestAppendReadScan(t *testing.T) {
 	if err := s.Sync(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	fds := openFiles(t)
 	for i, l := range locs {
 		if got := readAll(t, s, l); !bytes.Equal(got, payload(i, 1000+i*100)) {
 			t.Fatalf("record %d: payload differs", i)
@@ -94,6 +96,9 @@ func TestAppendReadScan(t *testing.T) {
 	}
 	if i != len(locs) {
 		t.Fatalf("scan found %d records, want %d", i, len(locs))
+	}
+	if n := openFiles(t); n != fds {
+		t.Fatalf("%d files open after reading, scanning and verifying, %d before", n, fds)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
@@ -314,4 +319,14 @@ func BenchmarkAppendSync(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// openFiles counts the process's open file descriptors.
+func openFiles(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("cannot count open files: %v", err)
+	}
+	return len(ents)
 }
