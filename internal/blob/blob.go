@@ -337,14 +337,6 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (Info, error) 
 
 // PutUnsynced is Put without waiting for the disk: the object is in place when it
 // returns, and survives the process being killed, but not the machine losing power until
-// LocalDir returns the store's folder on the file backend, and "" on others.
-func (s *Store) LocalDir() string {
-	if !s.file {
-		return ""
-	}
-	return s.root
-}
-
 // Sync has returned. Writers that store many objects at once (the node's ingest) call
 // Sync before they acknowledge, so that concurrent writers share the flushes. On S3 it
 // is Put (an object is durable once stored).
@@ -409,6 +401,14 @@ func (c ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
+}
+
+// LocalDir returns the store's folder on the file backend, and "" on others.
+func (s *Store) LocalDir() string {
+	if !s.file {
+		return ""
+	}
+	return s.root
 }
 
 // SyncDir flushes the folder dir, so that the names made or removed in it are on disk.
