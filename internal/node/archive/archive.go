@@ -257,21 +257,29 @@ func (a *Archive) durable(ctx context.Context, packed bool) error {
 		a.dirty.Store(true)
 		return nil
 	}
-	dbErr, packErr := make(chan error, 1), make(chan error, 1)
-	go func() { dbErr <- a.db.Sync(ctx) }()
-	go func() {
-		if a.packs == nil {
-			packErr <- nil
-			return
-		}
-		packErr <- a.packs.Sync(ctx)
-	}()
-	err := errors.Join(a.blobs.Sync(ctx), <-dbErr, <-packErr)
-	if err != nil {
+	if err := a.flushAll(ctx); err != nil {
 		return fmt.Errorf("making the ingest durable: %w", err)
 	}
 	a.dirty.Store(true)
 	return nil
+}
+
+// flushAll flushes the blob store, the packs and the database at the same time, each
+// flush shared with the concurrent callers that wait for it (group commit).
+func (a *Archive) flushAll(ctx context.Context) error {
+	flushes := []func(context.Context) error{a.blobs.Sync, a.db.Sync}
+	if a.packs != nil {
+		flushes = append(flushes, a.packs.Sync)
+	}
+	errs := make(chan error, len(flushes)-1)
+	for _, flush := range flushes[1:] {
+		go func() { errs <- flush(ctx) }()
+	}
+	err := flushes[0](ctx)
+	for range flushes[1:] {
+		err = errors.Join(err, <-errs)
+	}
+	return err
 }
 
 // smallFile is the size up to which an instance is written from one buffer; larger ones
@@ -285,9 +293,6 @@ var fileBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 // pack location or the blob key. After a pack append, the caller calls indexed once
 // the index row is written (or failed).
 func (a *Archive) putFile(ctx context.Context, key, source string, f *dicom.File, size int64) (blob.Info, error) {
-	if a.packs != nil && size < smallFile {
-		return a.appendFile(ctx, key, source, f)
-	}
 	if size < smallFile {
 		buf := fileBufs.Get().(*bytes.Buffer)
 		defer func() {
@@ -298,6 +303,9 @@ func (a *Archive) putFile(ctx context.Context, key, source string, f *dicom.File
 		}()
 		if _, err := f.WriteTo(buf); err != nil {
 			return blob.Info{}, fmt.Errorf("storing %s: %w", key, err)
+		}
+		if a.packs != nil {
+			return a.appendFile(key, source, buf.Bytes())
 		}
 		info, err := a.blobs.PutUnsynced(ctx, key, bytes.NewReader(buf.Bytes()))
 		if err != nil {

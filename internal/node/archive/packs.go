@@ -24,24 +24,15 @@ type packLabel struct {
 	Source string `json:"source"`
 }
 
-// appendFile appends f to the packs (see putFile).
-func (a *Archive) appendFile(_ context.Context, key, source string, f *dicom.File) (blob.Info, error) {
-	buf := fileBufs.Get().(*bytes.Buffer)
-	defer func() {
-		if buf.Cap() <= smallFile {
-			buf.Reset()
-			fileBufs.Put(buf)
-		}
-	}()
-	if _, err := f.WriteTo(buf); err != nil {
-		return blob.Info{}, fmt.Errorf("storing %s: %w", key, err)
-	}
+// appendFile appends the file data stored under key, received from source, to the
+// packs (see putFile).
+func (a *Archive) appendFile(key, source string, data []byte) (blob.Info, error) {
 	// The digest is computed while the record is written.
 	summed := make(chan [sha256.Size]byte, 1)
-	go func() { summed <- sha256.Sum256(buf.Bytes()) }()
+	go func() { summed <- sha256.Sum256(data) }()
 	label, _ := json.Marshal(packLabel{Key: key, Source: source})
 	a.inflightMu.Lock()
-	loc, err := a.packs.Append(label, buf.Bytes())
+	loc, err := a.packs.Append(label, data)
 	if err == nil {
 		a.inflight[loc.Segment]++
 	}

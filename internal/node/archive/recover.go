@@ -158,15 +158,7 @@ func (a *Archive) keepMarking(ctx context.Context) {
 func (a *Archive) mark(ctx context.Context, clean bool) error {
 	t := a.now()
 	low := a.lowPackSegment()
-	if err := a.blobs.Sync(ctx); err != nil {
-		return err
-	}
-	if a.packs != nil {
-		if err := a.packs.Sync(ctx); err != nil {
-			return err
-		}
-	}
-	if err := a.db.Sync(ctx); err != nil {
+	if err := a.flushAll(ctx); err != nil {
 		return err
 	}
 	return a.writeState(ingestState{Clean: clean, SyncedMS: t.UnixMilli(), PackSegment: low})
