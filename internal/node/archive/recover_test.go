@@ -177,7 +177,9 @@ func TestRecoverPacks(t *testing.T) {
 	// The power goes. The database loses its last commits: the rows of after[1] and
 	// after[2] (whose records were flushed), and, to show that old segments are not
 	// read again, that of before[0]. The record of after[0] is torn: its row survived.
-	for _, in := range []index.Instance{after[1], after[2], before[0]} {
+	// The row of after[3] is lost too, and its record damaged in place: it cannot be
+	// indexed again.
+	for _, in := range []index.Instance{after[1], after[2], after[3], before[0]} {
 		if err := a.ix.Delete(ctx, in.SOPUID, clock); err != nil {
 			t.Fatal(err)
 		}
@@ -186,6 +188,19 @@ func TestRecoverPacks(t *testing.T) {
 	if err := os.Truncate(filepath.Join(dir, "packs", fmt.Sprintf("%08d.pack", loc.Segment)), loc.Offset+loc.Length/2); err != nil {
 		t.Fatal(err)
 	}
+	loc3, _ := pack.ParseLoc(after[3].BlobKey)
+	seg3, err := os.OpenFile(filepath.Join(dir, "packs", fmt.Sprintf("%08d.pack", loc3.Segment)), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := make([]byte, 1)
+	if _, err := seg3.ReadAt(last, loc3.Offset+loc3.Length-1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := seg3.WriteAt([]byte{last[0] ^ 0xff}, loc3.Offset+loc3.Length-1); err != nil {
+		t.Fatal(err)
+	}
+	seg3.Close()
 	ps.Close() // the process ends
 	ps, err = pack.Open(filepath.Join(dir, "packs"), pack.Options{SegmentSize: 1})
 	if err != nil {
@@ -198,17 +213,20 @@ func TestRecoverPacks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Recovery{Unclean: true, Checked: 2, Removed: 1, Packs: Replayed{Records: 3, Indexed: 2}}
+	want := Recovery{Unclean: true, Checked: 1, Removed: 1, Packs: Replayed{Records: 3, Indexed: 2, Damaged: 1}}
 	if rep != want {
 		t.Fatalf("recovery %+v, want %+v", rep, want)
 	}
 	if _, err := a.ix.Get(ctx, after[0].SOPUID); !errors.Is(err, index.ErrNotFound) {
 		t.Errorf("instance with a torn record: %v, want it removed", err)
 	}
+	if _, err := a.ix.Get(ctx, after[3].SOPUID); !errors.Is(err, index.ErrNotFound) {
+		t.Errorf("instance with a damaged record indexed again: %v", err)
+	}
 	if _, err := a.ix.Get(ctx, before[0].SOPUID); !errors.Is(err, index.ErrNotFound) {
 		t.Errorf("a segment before the mark was read again: %v", err)
 	}
-	for _, want := range after[1:] {
+	for _, want := range after[1:3] {
 		got, err := a.ix.Get(ctx, want.SOPUID)
 		if err != nil {
 			t.Fatalf("instance %s not indexed again: %v", want.SOPUID, err)

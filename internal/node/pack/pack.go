@@ -357,22 +357,16 @@ func (s *Store) Reader(loc Loc) (*Section, error) {
 type Record struct {
 	Label []byte
 	Loc   Loc
-	// CRC is the payload's recorded CRC-32C; Verify checks the payload against it.
+	// CRC is the payload's recorded CRC-32C; Check checks a payload against it.
 	CRC uint32
 }
 
-// Verify reads the record's payload from s and checks it against its checksum.
-func (s *Store) Verify(r Record) error {
-	sr, err := s.Reader(r.Loc)
-	if err != nil {
-		return err
+// Check checks payload, the record's payload as read back, against its checksum.
+func (r Record) Check(payload []byte) error {
+	if int64(len(payload)) != r.Loc.Length {
+		return fmt.Errorf("record %s: %d bytes read, %d recorded", r.Loc, len(payload), r.Loc.Length)
 	}
-	defer sr.Close()
-	h := crc32.New(castagnoli)
-	if _, err := io.Copy(h, sr); err != nil {
-		return fmt.Errorf("reading record %s: %w", r.Loc, err)
-	}
-	if h.Sum32() != r.CRC {
+	if crc32.Checksum(payload, castagnoli) != r.CRC {
 		return fmt.Errorf("record %s: payload checksum mismatch", r.Loc)
 	}
 	return nil
@@ -389,7 +383,7 @@ type ScanEnd struct {
 
 // Scan calls fn for each record of segment seg in order, until fn returns an error
 // (which Scan returns) or the records end. A record's header is checked before its
-// lengths are trusted; its payload is not read (see Verify).
+// lengths are trusted; its payload is not read (see Check).
 func (s *Store) Scan(ctx context.Context, seg uint32, fn func(Record) error) (ScanEnd, error) {
 	f, size, err := s.open(seg)
 	if err != nil {

@@ -88,7 +88,7 @@ func TestAppendReadScan(t *testing.T) {
 			if string(r.Label) != fmt.Sprintf("rec-%d", i) || r.Loc != locs[i] {
 				t.Fatalf("record %d: label %q loc %s, want rec-%d at %s", i, r.Label, r.Loc, i, locs[i])
 			}
-			if err := s.Verify(r); err != nil {
+			if err := r.Check(readAll(t, s, r.Loc)); err != nil {
 				t.Fatal(err)
 			}
 			i++
@@ -175,17 +175,17 @@ func TestTornTail(t *testing.T) {
 			}
 		})
 	}
-	// A payload changed in place: its header is intact, Verify finds it.
+	// A payload changed in place: its header is intact, Check finds it.
 	if err := os.WriteFile(path, flip(whole, int(a.Offset)+100), 0o640); err != nil {
 		t.Fatal(err)
 	}
 	s, _ = Open(dir, Options{})
 	defer s.Close()
 	recs, _ := scanAll(t, s, a.Segment)
-	if err := s.Verify(recs[0]); err == nil {
-		t.Fatal("Verify accepted a changed payload")
+	if err := recs[0].Check(readAll(t, s, recs[0].Loc)); err == nil {
+		t.Fatal("Check accepted a changed payload")
 	}
-	if err := s.Verify(recs[1]); err != nil {
+	if err := recs[1].Check(readAll(t, s, recs[1].Loc)); err != nil {
 		t.Fatal(err)
 	}
 	// A location past the segment's end is not found.
@@ -250,7 +250,7 @@ func TestConcurrentAppendSync(t *testing.T) {
 		}
 		for _, r := range recs {
 			seen[[2]byte{r.Label[0], r.Label[1]}] = true
-			if err := s.Verify(r); err != nil {
+			if err := r.Check(readAll(t, s, r.Loc)); err != nil {
 				t.Fatal(err)
 			}
 		}
