@@ -88,10 +88,12 @@ func (a *Archive) Recover(ctx context.Context) (Recovery, error) {
 			if err := a.ix.Delete(ctx, in.SOPUID, a.now()); err != nil && !errors.Is(err, index.ErrNotFound) {
 				return rep, fmt.Errorf("recovering: %w", err)
 			}
-			if pack.IsLoc(in.BlobKey) {
-				// What is left of its record stays in the segment, unreferenced.
-			} else if err := a.blobs.Delete(ctx, in.BlobKey); err != nil && !errors.Is(err, blob.ErrNotFound) {
-				a.log.Warn("recovering: removing a damaged file", "key", in.BlobKey, "err", err)
+			// A file is removed; what is left of a pack record stays in its segment,
+			// unreferenced.
+			if !pack.IsLoc(in.BlobKey) {
+				if err := a.blobs.Delete(ctx, in.BlobKey); err != nil && !errors.Is(err, blob.ErrNotFound) {
+					a.log.Warn("recovering: removing a damaged file", "key", in.BlobKey, "err", err)
+				}
 			}
 			rep.Removed++
 			a.log.Warn("recovering: instance removed from the index; it was never acknowledged, the sender will send it again",

@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/cancerimage/cie/internal/blob"
-
 	"github.com/cancerimage/cie/internal/dicom"
 	"github.com/cancerimage/cie/internal/dicom/tags"
 	"github.com/cancerimage/cie/internal/node/archive"
@@ -76,30 +75,25 @@ func TestTreeBuildAndVerify(t *testing.T) {
 	}
 
 	// Change one stored file, remove another: Verify names both, and the root differs.
-	var changed, removed struct{ study, series, sop, key string }
-	for stUID, st := range tree.Studies {
-		for seUID, se := range st.Series {
+	var changed, removed string
+	for _, st := range tree.Studies {
+		for _, se := range st.Series {
 			for sop := range se.Instances {
-				in, err := a.Index().Get(ctx, sop)
-				if err != nil {
-					t.Fatal(err)
-				}
-				x := struct{ study, series, sop, key string }{stUID, seUID, sop, in.BlobKey}
-				if changed.sop == "" {
-					changed = x
-				} else if removed.sop == "" {
-					removed = x
+				if changed == "" {
+					changed = sop
+				} else if removed == "" {
+					removed = sop
 				}
 			}
 		}
 	}
 	// The storage damaged: one file changed, one gone.
-	files := damaged{Files: a, changed: changed.sop, missing: removed.sop}
+	files := damaged{Files: a, changed: changed, missing: removed}
 	found, changes, err := Verify(ctx, a.Index(), files, tree)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{changed.sop: "changed", removed.sop: "missing"}
+	want := map[string]string{changed: "changed", removed: "missing"}
 	if len(changes) != 2 {
 		t.Fatalf("changes: %v", changes)
 	}
