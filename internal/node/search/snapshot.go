@@ -170,20 +170,26 @@ func load(ctx context.Context, db *store.DB) (*snapshot, error) {
 		}
 		// The clinical rows of the published patients only.
 		known := func(pid string) (int32, bool) { i, ok := patientIdx[pid]; return i, ok }
+		// valueCodes reads rows of (patient, value) into the list field picks.
+		valueCodes := func(field func(*patientRec) *[]int32) func(sc scanner) error {
+			return func(sc scanner) error {
+				var pid, v string
+				if err := sc.Scan(&pid, &v); err != nil {
+					return err
+				}
+				if i, ok := known(pid); ok {
+					list := field(&s.patients[i])
+					*list = append(*list, in.id(v))
+				}
+				return nil
+			}
+		}
 		clinical := []struct {
 			what, sql string
 			row       func(sc scanner) error
 		}{
-			{"patients", `SELECT patient_id, birth_sex FROM cdm_patient WHERE birth_sex <> ''`, func(sc scanner) error {
-				var pid, sex string
-				if err := sc.Scan(&pid, &sex); err != nil {
-					return err
-				}
-				if i, ok := known(pid); ok {
-					s.patients[i].sexes = append(s.patients[i].sexes, in.id(sex))
-				}
-				return nil
-			}},
+			{"patients", `SELECT patient_id, birth_sex FROM cdm_patient WHERE birth_sex <> ''`,
+				valueCodes(func(p *patientRec) *[]int32 { return &p.sexes })},
 			{"conditions", `SELECT patient_id, code_system, code, age_at_diagnosis, year_of_diagnosis FROM cdm_cancer_condition`, func(sc scanner) error {
 				var pid, sys, code string
 				var age, year sql.NullFloat64
@@ -208,26 +214,10 @@ func load(ctx context.Context, db *store.DB) (*snapshot, error) {
 				}
 				return nil
 			}},
-			{"grades", `SELECT patient_id, value_code FROM cdm_histologic_grade`, func(sc scanner) error {
-				var pid, v string
-				if err := sc.Scan(&pid, &v); err != nil {
-					return err
-				}
-				if i, ok := known(pid); ok {
-					s.patients[i].grades = append(s.patients[i].grades, in.id(v))
-				}
-				return nil
-			}},
-			{"stages", `SELECT patient_id, value_code FROM cdm_cancer_stage`, func(sc scanner) error {
-				var pid, v string
-				if err := sc.Scan(&pid, &v); err != nil {
-					return err
-				}
-				if i, ok := known(pid); ok {
-					s.patients[i].stages = append(s.patients[i].stages, in.id(v))
-				}
-				return nil
-			}},
+			{"grades", `SELECT patient_id, value_code FROM cdm_histologic_grade`,
+				valueCodes(func(p *patientRec) *[]int32 { return &p.grades })},
+			{"stages", `SELECT patient_id, value_code FROM cdm_cancer_stage`,
+				valueCodes(func(p *patientRec) *[]int32 { return &p.stages })},
 		}
 		for _, c := range clinical {
 			if err := each(ctx, tx, c.sql, nil, c.row); err != nil {
